@@ -1,0 +1,1 @@
+"""Local IoT Core data plane for development and tests."""

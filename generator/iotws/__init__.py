@@ -1,0 +1,2 @@
+"""iotws: serverless WebSockets on AWS IoT Core."""
+__version__ = "0.1.0"
