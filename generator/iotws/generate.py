@@ -1,0 +1,48 @@
+"""`iotws generate` as a library: load, validate, render, lint, self-check, write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from iotws.errors import IotwsError
+from iotws.output import write_tree
+from iotws.render import RenderResult, render_spec
+from iotws.spec import Spec, load_spec
+
+
+class LintFailed(IotwsError):
+    pass
+
+
+def lint_result(result: RenderResult) -> list[str]:
+    """Lint every rendered document; return printable findings, raise on errors."""
+    from iotws.lint import lint_documents
+
+    spec = result.spec
+    lines: list[str] = []
+    errors = 0
+    for name, prof in sorted(result.profiles.items()):
+        findings = lint_documents(
+            prof.document_dicts(), region=spec.region, account=spec.account, source=name
+        )
+        for f in findings:
+            lines.append(
+                f"{f.severity.upper()} {f.id} profile {name} doc[{f.document}] "
+                f"stmt[{f.statement}]: {f.message} (fix: {f.fix})"
+            )
+            errors += f.severity == "error"
+    if errors:
+        raise LintFailed(
+            f"the rendered policies have {errors} lint error(s):\n  " + "\n  ".join(lines),
+            fix="change the spec so the policies are safe; see the findings above",
+        )
+    return lines
+
+
+def generate(spec_path: str | Path, out: str | Path, *, lint: bool = True) -> RenderResult:
+    spec: Spec = load_spec(spec_path)
+    result = render_spec(spec)
+    if lint:
+        result.report["lint"] = lint_result(result)
+    write_tree(Path(out), result.files(), replace_dirs=("policies", "cognito"))
+    return result

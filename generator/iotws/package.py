@@ -1,0 +1,96 @@
+"""Reproducible Lambda zips: same inputs, same bytes.
+
+Entries are sorted, timestamps fixed (1980-01-01), modes fixed (0644 files), compression
+fixed; caches and tests are left out. The authorizer zip adds the rendered configuration
+as `iotws_config.json` beside `app.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from iotws.errors import IotwsError
+from iotws.paths import lambda_src
+from iotws.render import render_spec
+from iotws.spec import load_spec
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDE_DIRS = {"__pycache__", "tests", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+EXCLUDE_SUFFIXES = (".pyc", ".pyo", ".DS_Store")
+CONFIG_NAME = "iotws_config.json"
+
+
+def source_files(root: Path) -> list[tuple[str, Path]]:
+    if not root.is_dir():
+        raise IotwsError(
+            f"no Lambda source folder {root}", fix="run from a checkout of the kit (lambda_src/)"
+        )
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDE_DIRS)
+        for f in filenames:
+            if f.endswith(EXCLUDE_SUFFIXES):
+                continue
+            path = Path(dirpath) / f
+            found.append((path.relative_to(root).as_posix(), path))
+    return sorted(found)
+
+
+def zip_bytes(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in sorted(entries, key=lambda e: e[0]):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.create_system = 3  # unix, so the mode bits are honoured
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def write_atomic(out: Path, data: bytes) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".iotws-", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def authorizer_zip_bytes(spec_path: str | Path) -> bytes:
+    spec = load_spec(spec_path)
+    result = render_spec(spec)
+    config = json.dumps(
+        result.authorizer_config, indent=None, sort_keys=True, separators=(",", ":")
+    )
+    entries = [(rel, p.read_bytes()) for rel, p in source_files(lambda_src("authorizer"))]
+    entries.append((CONFIG_NAME, config.encode()))
+    return zip_bytes(entries)
+
+
+def build_authorizer_zip(spec_path: str | Path, out_path: str | Path) -> Path:
+    out = Path(out_path)
+    write_atomic(out, authorizer_zip_bytes(spec_path))
+    return out
+
+
+def build_function_zip(name: str, out_path: str | Path) -> Path:
+    """Zip `lambda_src/<name>` as it is (backend Lambdas used by the examples)."""
+    entries = [(rel, p.read_bytes()) for rel, p in source_files(lambda_src(name))]
+    out = Path(out_path)
+    write_atomic(out, zip_bytes(entries))
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

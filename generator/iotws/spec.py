@@ -1,0 +1,684 @@
+"""The access spec: load, validate against the schema, then check what a schema cannot.
+
+Every problem is collected and reported at once, each naming the field and the fix
+(`iotws.errors.SpecError`). Nothing renders from a spec that did not pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iotws.errors import IotwsError, SpecError
+
+# Identity values substituted into policies at run time (DESIGN decision 2, IOT_FACTS
+# section 3 "client-id injection"): no + # * ? / $, no control characters, no quotes.
+IDENTITY_CHARSET = r"^[A-Za-z0-9_.:@=|-]+$"
+CLIENT_ID_MAX_BYTES = 128  # IOT_FACTS section 4
+TOPIC_MAX_BYTES = 256  # IOT_FACTS section 4
+TOPIC_MAX_SLASHES = 7  # IOT_FACTS section 4
+# Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
+IDENTITY_ID_MAX_LENGTH = 55
+DEFAULT_CLAIM_MAX_LENGTH = 64
+
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+PLACEHOLDER_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+BUILTIN_CLIENT_ID = "client_id"
+BUILTIN_IDENTITY_ID = "identity_id"
+TOKEN_SOURCES = ("token", "header", "query", "password", "username")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    client_id: str
+    subscribe: tuple[str, ...]
+    publish: tuple[str, ...]
+    receive: tuple[str, ...]
+    receive_explicit: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Hs256Spec:
+    secret_source: str  # "ssm" | "secretsmanager" | "env"
+    secret_name: str
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = 30
+    max_age_seconds: int | None = None
+    subject_claim: str = "sub"
+
+
+@dataclass(frozen=True)
+class SelectSpec:
+    claim: str
+    values: dict[str, str]
+    default: str | None
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    mode: str
+    name: str
+    token_key_name: str
+    token_sources: tuple[str, ...]
+    token_max_length: int
+    refresh_after_seconds: int
+    disconnect_after_seconds: int
+    public_profile: str | None
+    hs256: Hs256Spec | None
+    jwks: dict[str, Any] | None
+    select: SelectSpec | None
+    signing_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class CognitoSpec:
+    guest_profile: str
+    authenticated_profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    version: int
+    app: str
+    stage: str
+    prefix: str
+    region: str | None
+    account: str | None
+    claims: dict[str, int]
+    authorizer: AuthorizerSpec
+    profiles: dict[str, Profile]
+    cognito: CognitoSpec | None
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def authorizer_profiles(self) -> list[str]:
+        """Profiles the authorizer can hand out (public fallback and token selection)."""
+        names: list[str] = []
+        a = self.authorizer
+        if a.public_profile:
+            names.append(a.public_profile)
+        if a.select:
+            names += list(a.select.values.values())
+            if a.select.default:
+                names.append(a.select.default)
+        return sorted(set(names))
+
+    def cognito_profiles(self) -> list[str]:
+        if not self.cognito:
+            return []
+        names = [self.cognito.guest_profile]
+        if self.cognito.authenticated_profile:
+            names.append(self.cognito.authenticated_profile)
+        return sorted(set(names))
+
+    def placeholders_for(self, profile: str) -> dict[str, int]:
+        """The placeholders a profile may use, with the longest value each can take."""
+        if profile in self.cognito_profiles():
+            return {BUILTIN_IDENTITY_ID: IDENTITY_ID_MAX_LENGTH}
+        allowed: dict[str, int] = {BUILTIN_CLIENT_ID: CLIENT_ID_MAX_BYTES}
+        token_mode = self.authorizer.mode in ("hs256", "jwks")
+        anonymous_only = profile == self.authorizer.public_profile and not (
+            self.authorizer.select
+            and (
+                profile in self.authorizer.select.values.values()
+                or profile == self.authorizer.select.default
+            )
+        )
+        if token_mode and not anonymous_only:
+            allowed.update(self.claims)
+        return allowed
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("iotws").joinpath("schema/access.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def load_spec(path: str | Path) -> Spec:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise IotwsError(
+            f"no such file: {p}", field="--spec", fix="give the path of your access.yaml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IotwsError(f"cannot read {p}: {exc}", field="--spec") from None
+    return parse_spec(text, source=str(p))
+
+
+def parse_spec(text: str, *, source: str = "<string>") -> Spec:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise IotwsError(
+            f"{source} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            fix="check indentation and quoting (quote topics that start with special characters)",
+        ) from None
+    if not isinstance(data, dict):
+        raise IotwsError(
+            f"{source} must be a YAML mapping with version, app, stage, authorizer and profiles",
+            fix="start from the annotated example in generator/ACCESS_SPEC.md",
+        )
+    errors = _schema_errors(data)
+    if errors:
+        raise SpecError(errors)
+    spec = _build(data, source)
+    errors = _semantic_errors(spec)
+    if errors:
+        raise SpecError(errors)
+    return spec
+
+
+# --------------------------------------------------------------------------- schema
+
+_FIXES = {
+    "app": "use 1-20 lower-case letters and digits, starting with a letter (e.g. chat)",
+    "stage": "use 1-10 lower-case letters and digits, starting with a letter (e.g. dev)",
+    "aws.region": "use a region code such as us-east-1",
+    "aws.account": 'quote the 12-digit account id, e.g. "123456789012"',
+    "authorizer.mode": "use one of: public, hs256, jwks",
+    "authorizer.name": "use 1-128 of letters, digits, _ = , @ -",
+    "authorizer.token.key_name": "use 1-128 of letters, digits, _ and - (IOT_FACTS section 2)",
+    "authorizer.token.sources": "list some of: token, header, query, password, username",
+    "authorizer.session.refresh_after_seconds": "IoT accepts 300 to 86400 seconds",
+    "authorizer.session.disconnect_after_seconds": "IoT accepts 300 to 86400 seconds",
+    "authorizer.hs256.secret": "give exactly one of ssm_parameter, secrets_manager, env",
+    "version": "set version: 1",
+}
+
+
+def _path_str(path: Any) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:
+    import jsonschema  # deferred: only the toolchain needs it
+
+    validator = jsonschema.Draft202012Validator(schema())
+    found: list[IotwsError] = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
+        where = _path_str(err.absolute_path)
+        fix = _FIXES.get(re.sub(r"\[\d+\]", "", where))
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            allowed = ", ".join(sorted(err.schema.get("properties", {})))
+            for key in extra:
+                name = f"{where}.{key}" if where != "(top level)" else key
+                found.append(
+                    IotwsError(
+                        "unknown key",
+                        field=name,
+                        fix=f"remove it or use one of: {allowed}" if allowed else "remove it",
+                    )
+                )
+            continue
+        if err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            for key in missing or [err.message]:
+                name = f"{where}.{key}" if where != "(top level)" else key
+                found.append(IotwsError("is required", field=name, fix=_FIXES.get(name)))
+            continue
+        if err.validator == "propertyNames":
+            found.append(
+                IotwsError(
+                    f"name {err.instance!r} is not allowed",
+                    field=where,
+                    fix="use 1-32 lower-case letters, digits and _, starting with a letter",
+                )
+            )
+            continue
+        if err.validator in ("minimum", "maximum"):
+            msg = f"{err.instance!r} is out of range"
+        elif err.validator == "pattern":
+            msg = f"{err.instance!r} is not allowed"
+        elif err.validator == "enum":
+            msg = f"{err.instance!r} is not one of {err.validator_value}"
+        elif err.validator == "type":
+            msg = f"must be of type {err.validator_value}, got {type(err.instance).__name__}"
+        elif err.validator in ("minProperties", "maxProperties") and where.endswith("secret"):
+            msg = "needs exactly one secret source"
+        else:
+            msg = err.message
+        found.append(IotwsError(msg, field=where, fix=fix))
+    return found
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _build(d: dict[str, Any], source: str) -> Spec:
+    app, stage = d["app"], d["stage"]
+    prefix = d.get("topic_prefix", f"{app}/{stage}")
+    aws = d.get("aws") or {}
+    claims = {
+        name: int((c or {}).get("max_length", DEFAULT_CLAIM_MAX_LENGTH))
+        for name, c in (d.get("claims") or {}).items()
+    }
+    a = d["authorizer"]
+    token = a.get("token") or {}
+    session = a.get("session") or {}
+    hs = a.get("hs256")
+    hs256 = None
+    if hs:
+        ((kind, name),) = hs["secret"].items()
+        hs256 = Hs256Spec(
+            secret_source={"ssm_parameter": "ssm", "secrets_manager": "secretsmanager"}.get(
+                kind, kind
+            ),
+            secret_name=name,
+            issuer=hs.get("issuer"),
+            audience=hs.get("audience"),
+            leeway_seconds=int(hs.get("leeway_seconds", 30)),
+            max_age_seconds=hs.get("max_age_seconds"),
+            subject_claim=hs.get("subject_claim", "sub"),
+        )
+    sel = a.get("select")
+    select = (
+        SelectSpec(
+            claim=sel["claim"], values=dict(sel.get("values") or {}), default=sel.get("default")
+        )
+        if sel
+        else None
+    )
+    auth = AuthorizerSpec(
+        mode=a["mode"],
+        name=a.get("name", f"{app}-{stage}-authorizer"),
+        token_key_name=token.get("key_name", "token"),
+        token_sources=tuple(token.get("sources", TOKEN_SOURCES)),
+        token_max_length=int(token.get("max_length", 4096)),
+        refresh_after_seconds=int(session.get("refresh_after_seconds", 3600)),
+        disconnect_after_seconds=int(session.get("disconnect_after_seconds", 86400)),
+        public_profile=(a.get("public") or {}).get("profile"),
+        hs256=hs256,
+        jwks=a.get("jwks"),
+        select=select,
+        signing_enabled=bool((a.get("signing") or {}).get("enabled", False)),
+    )
+    profiles: dict[str, Profile] = {}
+    for name, p in d["profiles"].items():
+        sub = tuple(p.get("subscribe", ()))
+        profiles[name] = Profile(
+            name=name,
+            client_id=p["client_id"],
+            subscribe=sub,
+            publish=tuple(p.get("publish", ())),
+            receive=tuple(p["receive"]) if "receive" in p else sub,
+            receive_explicit="receive" in p,
+            description=p.get("description", ""),
+        )
+    cog = d.get("cognito")
+    cognito = (
+        CognitoSpec(
+            guest_profile=cog["guest_profile"],
+            authenticated_profile=cog.get("authenticated_profile"),
+        )
+        if cog
+        else None
+    )
+    return Spec(
+        version=d["version"],
+        app=app,
+        stage=stage,
+        prefix=prefix,
+        region=aws.get("region"),
+        account=aws.get("account"),
+        claims=claims,
+        authorizer=auth,
+        profiles=profiles,
+        cognito=cognito,
+        source=source,
+        raw=d,
+    )
+
+
+# --------------------------------------------------------------------------- semantics
+
+
+def _semantic_errors(spec: Spec) -> list[IotwsError]:
+    errs: list[IotwsError] = []
+    a = spec.authorizer
+    names = set(spec.profiles)
+
+    def need_profile(ref: str | None, fld: str) -> None:
+        if ref is not None and ref not in names:
+            errs.append(
+                IotwsError(
+                    f"names no profile: {ref!r}",
+                    field=fld,
+                    fix=f"use one of: {', '.join(sorted(names))}",
+                )
+            )
+
+    # prefix
+    if spec.prefix:
+        for problem in _literal_topic_problems(spec.prefix):
+            errs.append(
+                IotwsError(
+                    problem, field="topic_prefix", fix="use plain topic levels like app/stage"
+                )
+            )
+    # modes
+    if a.mode == "public":
+        if not a.public_profile:
+            errs.append(
+                IotwsError(
+                    "mode public needs the profile anonymous clients get",
+                    field="authorizer.public.profile",
+                    fix="add authorizer: {public: {profile: guest}}",
+                )
+            )
+        for key, present in (("hs256", a.hs256), ("jwks", a.jwks), ("select", a.select)):
+            if present:
+                errs.append(
+                    IotwsError(
+                        f"is not used in mode public",
+                        field=f"authorizer.{key}",
+                        fix="remove it, or set authorizer.mode to a token mode",
+                    )
+                )
+    else:
+        if not a.select:
+            errs.append(
+                IotwsError(
+                    f"mode {a.mode} needs a rule that picks a profile from the token's claims",
+                    field="authorizer.select",
+                    fix="add select: {claim: role, values: {user: user}, default: user}",
+                )
+            )
+        if a.mode == "hs256" and not a.hs256:
+            errs.append(
+                IotwsError(
+                    "mode hs256 needs the shared secret's source",
+                    field="authorizer.hs256",
+                    fix="add hs256: {secret: {ssm_parameter: /app/stage/jwt-secret}}",
+                )
+            )
+        if a.mode == "jwks" and not a.jwks:
+            errs.append(
+                IotwsError(
+                    "mode jwks needs the issuer's settings",
+                    field="authorizer.jwks",
+                    fix="add jwks: {preset: cognito, user_pool_id: ..., client_ids: [...]}",
+                )
+            )
+        if a.mode != "hs256" and a.hs256:
+            errs.append(
+                IotwsError("is only used in mode hs256", field="authorizer.hs256", fix="remove it")
+            )
+        if a.mode != "jwks" and a.jwks:
+            errs.append(
+                IotwsError("is only used in mode jwks", field="authorizer.jwks", fix="remove it")
+            )
+    if a.select:
+        if not a.select.values and not a.select.default:
+            errs.append(
+                IotwsError(
+                    "maps no claim value to a profile and has no default",
+                    field="authorizer.select",
+                    fix="add values: {<claim value>: <profile>} or default: <profile>",
+                )
+            )
+        for value, prof in a.select.values.items():
+            need_profile(prof, f"authorizer.select.values.{value}")
+        need_profile(a.select.default, "authorizer.select.default")
+    need_profile(a.public_profile, "authorizer.public.profile")
+    if a.refresh_after_seconds > a.disconnect_after_seconds:
+        errs.append(
+            IotwsError(
+                "refresh_after_seconds is longer than disconnect_after_seconds, so the "
+                "policy would never be refreshed",
+                field="authorizer.session.refresh_after_seconds",
+                fix="make it at most disconnect_after_seconds",
+            )
+        )
+    if spec.cognito:
+        need_profile(spec.cognito.guest_profile, "cognito.guest_profile")
+        need_profile(spec.cognito.authenticated_profile, "cognito.authenticated_profile")
+        both = set(spec.cognito_profiles()) & set(spec.authorizer_profiles())
+        for name in sorted(both):
+            errs.append(
+                IotwsError(
+                    "is used both by the authorizer and by Cognito; their placeholders differ",
+                    field=f"profiles.{name}",
+                    fix="give Cognito its own profile",
+                )
+            )
+    # claims referenced by selection are fine; claim names must not shadow built-ins
+    for claim in spec.claims:
+        if claim in (BUILTIN_CLIENT_ID, BUILTIN_IDENTITY_ID):
+            errs.append(
+                IotwsError(
+                    f"{claim!r} is a built-in placeholder",
+                    field=f"claims.{claim}",
+                    fix="rename the claim",
+                )
+            )
+    if errs:
+        return errs
+    for name, prof in spec.profiles.items():
+        errs += _profile_errors(spec, prof)
+    return errs
+
+
+def _literal_topic_problems(text: str) -> list[str]:
+    problems = []
+    if text.startswith("$"):
+        problems.append("starts with $ (reserved topics, IOT_FACTS section 4)")
+    if any(c in text for c in "+#*?{}"):
+        problems.append("contains a wildcard or placeholder character (+ # * ? { })")
+    if "" in text.split("/"):
+        problems.append("has an empty level (leading, trailing or double /)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        problems.append("contains a control character")
+    return problems
+
+
+def _profile_errors(spec: Spec, prof: Profile) -> list[IotwsError]:
+    errs: list[IotwsError] = []
+    allowed = spec.placeholders_for(prof.name)
+    base = f"profiles.{prof.name}"
+    if not (prof.subscribe or prof.publish or prof.receive):
+        errs.append(
+            IotwsError(
+                "grants nothing: no subscribe, publish or receive topics",
+                field=base,
+                fix="add at least one topic, or remove the profile",
+            )
+        )
+    rule_allowed = {k: v for k, v in allowed.items() if k != BUILTIN_CLIENT_ID}
+    errs += _client_id_errors(prof.client_id, rule_allowed, f"{base}.client_id", spec, prof.name)
+    for kind, topics in (
+        ("subscribe", prof.subscribe),
+        ("publish", prof.publish),
+        ("receive", prof.receive if prof.receive_explicit else ()),
+    ):
+        seen: set[str] = set()
+        for i, topic in enumerate(topics):
+            fld = f"{base}.{kind}[{i}]"
+            if topic in seen:
+                errs.append(IotwsError(f"{topic!r} is listed twice", field=fld, fix="remove one"))
+            seen.add(topic)
+            errs += _topic_errors(spec, topic, allowed, fld, prof.name)
+    return errs
+
+
+def _placeholder_errors(
+    text: str, allowed: dict[str, int], fld: str, spec: Spec, profile: str
+) -> list[IotwsError]:
+    errs = []
+    for m in PLACEHOLDER_RE.finditer(text):
+        name = m.group(1)
+        if name in allowed:
+            continue
+        if profile in spec.cognito_profiles():
+            fix = "Cognito guests have no claims: only {identity_id} exists for them"
+        elif name in spec.claims:
+            fix = (
+                "anonymous clients have no claims: use {client_id}, or give this profile "
+                "only to token holders"
+            )
+        elif PLACEHOLDER_NAME_RE.match(name):
+            fix = (
+                f"declare it under claims: ({name}: {{max_length: 64}}) or use one of: "
+                + ", ".join("{" + n + "}" for n in sorted(allowed))
+            )
+        else:
+            fix = "placeholders are {name} with lower-case letters, digits and _"
+        errs.append(IotwsError(f"placeholder {{{name}}} names no claim", field=fld, fix=fix))
+    stripped = PLACEHOLDER_RE.sub("", text)
+    if "{" in stripped or "}" in stripped:
+        errs.append(
+            IotwsError(
+                "has a { or } outside a placeholder",
+                field=fld,
+                fix="placeholders look like {sub}; braces are not allowed otherwise",
+            )
+        )
+    return errs
+
+
+def _worst_case(text: str, allowed: dict[str, int]) -> str:
+    return PLACEHOLDER_RE.sub(lambda m: "x" * allowed.get(m.group(1), 0), text)
+
+
+def _client_id_errors(
+    rule: str, allowed: dict[str, int], fld: str, spec: Spec, profile: str
+) -> list[IotwsError]:
+    errs = _placeholder_errors(rule, allowed, fld, spec, profile)
+    if errs:
+        return errs
+    body = rule[:-1] if rule.endswith("*") else rule
+    if "*" in body:
+        errs.append(
+            IotwsError(
+                "may have one * and only at the end",
+                field=fld,
+                fix="write a literal prefix and placeholders, then an optional *, e.g. {sub}-*",
+            )
+        )
+    literal = PLACEHOLDER_RE.sub("", body)
+    bad = sorted({c for c in literal if not re.match(r"[A-Za-z0-9_.:@=|-]", c)})
+    if bad:
+        errs.append(
+            IotwsError(
+                f"contains characters that client ids here may not have: {' '.join(bad)}",
+                field=fld,
+                fix="use letters, digits and _ . : @ = | - (IOT_FACTS section 3)",
+            )
+        )
+    if rule.startswith("$"):
+        errs.append(IotwsError("starts with $", field=fld, fix="client ids may not start with $"))
+    if not rule.endswith("*") and not PLACEHOLDER_RE.search(rule):
+        errs.append(
+            IotwsError(
+                "is one fixed client id: every client would take over the others' connection "
+                "(DUPLICATE_CLIENTID)",
+                field=fld,
+                fix="end it with * (e.g. anon-*) or include a placeholder such as {sub}",
+            )
+        )
+    worst = _worst_case(body, allowed)
+    if len(worst.encode()) + (1 if rule.endswith("*") else 0) > CLIENT_ID_MAX_BYTES:
+        errs.append(
+            IotwsError(
+                f"can be {len(worst.encode())} bytes with the longest claim values; IoT allows "
+                f"{CLIENT_ID_MAX_BYTES}",
+                field=fld,
+                fix="lower claims.<name>.max_length or shorten the literal part",
+            )
+        )
+    return errs
+
+
+def _topic_errors(
+    spec: Spec, topic: str, allowed: dict[str, int], fld: str, profile: str
+) -> list[IotwsError]:
+    errs = _placeholder_errors(topic, allowed, fld, spec, profile)
+    if topic.startswith("$"):
+        errs.append(
+            IotwsError(
+                "starts with $: reserved topics cannot be granted here",
+                field=fld,
+                fix="use an application topic (IOT_FACTS section 4)",
+            )
+        )
+    if topic.startswith("/") or topic.endswith("/") or "//" in topic:
+        errs.append(IotwsError("has an empty level", field=fld, fix="remove the extra /"))
+    for c in "*?":
+        if c in topic:
+            errs.append(
+                IotwsError(
+                    f"contains {c!r}, a wildcard in IoT policies",
+                    field=fld,
+                    fix="use MQTT wildcards: + for one level, # for the rest",
+                )
+            )
+    if any(ord(c) < 32 or ord(c) == 127 for c in topic):
+        errs.append(IotwsError("contains a control character", field=fld, fix="remove it"))
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            errs.append(
+                IotwsError(
+                    "# must be a whole level and the last one",
+                    field=fld,
+                    fix="write it as .../# at the end",
+                )
+            )
+            break
+    for level in levels:
+        if "+" in level and level != "+":
+            errs.append(
+                IotwsError(
+                    "+ must be a whole level",
+                    field=fld,
+                    fix="write it as .../+/... (one level), or use a placeholder",
+                )
+            )
+            break
+    full = f"{spec.prefix}/{topic}" if spec.prefix else topic
+    worst = _worst_case(full, allowed)
+    size = len(worst.encode("utf-8"))
+    if size > TOPIC_MAX_BYTES:
+        errs.append(
+            IotwsError(
+                f"is {size} bytes with the prefix and the longest placeholder values; IoT "
+                f"allows {TOPIC_MAX_BYTES}",
+                field=fld,
+                fix="shorten the topic or lower claims.<name>.max_length",
+            )
+        )
+    slashes = full.count("/")
+    if slashes > TOPIC_MAX_SLASHES:
+        errs.append(
+            IotwsError(
+                f"has {slashes} slashes with the prefix; IoT allows {TOPIC_MAX_SLASHES}",
+                field=fld,
+                fix="use fewer levels or a shorter topic_prefix",
+            )
+        )
+    return errs

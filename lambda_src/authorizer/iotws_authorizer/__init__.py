@@ -1,0 +1,30 @@
+"""The iotws custom authorizer (standard library only on the hot path).
+
+Modules, one concern each:
+
+- `config`: loads `iotws_config.json` once per container and compiles it.
+- `tokens`: finds the token in an IoT Core event (IOT_FACTS section 1).
+- `verifiers`: the verifier registry keyed by mode (`hs256` built in; `jwks` is an
+  extension module `iotws_authorizer.jwks` that this build may not contain).
+- `hs256`: HMAC-SHA256 JWT verification.
+- `identity`: profile selection, identity checks, client-id rule, slot filling.
+- `response`: the allow/deny response (IOT_FACTS section 2).
+- `log`: one structured JSON line per decision.
+- `secrets`: the HS256 secret (SSM, Secrets Manager or env), cached per container,
+  with the `set_override` seam for tests and the local emulator.
+- `core`: the decision flow; fails closed.
+
+Importing this package has no side effects.
+"""
+
+from __future__ import annotations
+
+
+def reset() -> None:
+    """Forget every per-container cache (config, secret, clients, log sink): tests only."""
+    from iotws_authorizer import config, identity, log, secrets
+
+    config.reset()
+    secrets.reset()
+    identity.reset()
+    log.set_sink(None)

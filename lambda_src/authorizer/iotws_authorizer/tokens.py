@@ -1,0 +1,128 @@
+"""Find the token in an IoT Core custom-authorizer event (IOT_FACTS section 1).
+
+Sources, tried in the order of the configuration's `token.sources` (the default order
+is IOT_FACTS section 1's: event `token`, headers, query string, MQTT password, MQTT
+user-name query):
+
+- `token`: the event's `token` field (the authorizer's token key name was sent).
+- `header`: `protocolData.http.headers[<key name>]`, looked up case-insensitively
+  (header-name casing is unverified).
+- `query`: `protocolData.http.queryString`, one string starting with "?".
+- `password`: `protocolData.mqtt.password`, base64 of the CONNECT password (strict).
+- `username`: the query part of `protocolData.mqtt.username`
+  (`user?x-amz-customauthorizer-name=A&<key>=T&SDK=...&Version=...`; extra keys ignored).
+
+Rules: an empty value counts as absent; a container of the wrong type (e.g.
+`protocolData` a list) counts as absent; a carrier of the wrong type, undecodable
+content or an ambiguous repeat of the key is `malformed_token`; anything longer than
+`token.max_length` is `token_too_long`, checked before any parsing.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+from iotws_authorizer.config import TokenSettings
+from iotws_authorizer.errors import MALFORMED_TOKEN, TOKEN_TOO_LONG, Deny
+
+# Slack for the rest of a query string or user name around the token (authorizer name,
+# signature, SDK metrics); longer strings are refused before they are parsed.
+QUERY_SLACK = 2048
+MAX_QUERY_FIELDS = 64
+
+
+def find(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    """The token from the first configured source that has one, else None."""
+    for source in settings.sources:
+        token = _FINDERS[source](event, settings)
+        if token:
+            if len(token) > settings.max_length:
+                raise Deny(TOKEN_TOO_LONG)
+            return token
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _protocol(event: dict[str, Any], name: str) -> dict[str, Any]:
+    return _dict(_dict(event.get("protocolData")).get(name))
+
+
+def _string(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Deny(MALFORMED_TOKEN, "token carrier is not a string")
+    if len(value) > limit:
+        raise Deny(TOKEN_TOO_LONG)
+    return value
+
+
+def _from_token(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    return _string(event.get("token"), settings.max_length)
+
+
+def _from_header(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    headers = _dict(_protocol(event, "http").get("headers"))
+    found: list[Any] = [v for k, v in headers.items() if str(k).lower() == settings.key_lower]
+    if len(found) > 1:
+        raise Deny(MALFORMED_TOKEN, "token header sent more than once")
+    return _string(found[0], settings.max_length) if found else None
+
+
+def _query_value(query: str, settings: TokenSettings) -> str | None:
+    from urllib.parse import parse_qsl  # lazily: only events that carry a query
+
+    try:
+        pairs = parse_qsl(
+            query, keep_blank_values=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS
+        )
+    except ValueError:  # too many fields, or percent-encoded bytes that are not UTF-8
+        raise Deny(MALFORMED_TOKEN, "query string cannot be parsed") from None
+    found = [v for k, v in pairs if k == settings.key_name]
+    if len(found) > 1:
+        raise Deny(MALFORMED_TOKEN, "token parameter sent more than once")
+    return found[0] if found else None
+
+
+def _from_query(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    query = _string(
+        _protocol(event, "http").get("queryString"), settings.max_length + QUERY_SLACK
+    )
+    if not query:
+        return None
+    # IoT sends one string starting with "?"; tolerate its absence.
+    return _query_value(query[1:] if query.startswith("?") else query, settings)
+
+
+def _from_password(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    encoded = _string(_protocol(event, "mqtt").get("password"), 4 * (settings.max_length // 3 + 1))
+    if not encoded:
+        return None
+    try:
+        raw = binascii.a2b_base64(encoded, strict_mode=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Deny(MALFORMED_TOKEN, "MQTT password is not base64 of UTF-8 text") from None
+
+
+def _from_username(event: dict[str, Any], settings: TokenSettings) -> str | None:
+    username = _string(
+        _protocol(event, "mqtt").get("username"), settings.max_length + QUERY_SLACK
+    )
+    if not username or "?" not in username:
+        return None
+    return _query_value(username.split("?", 1)[1], settings)
+
+
+_FINDERS: dict[str, Callable[[dict[str, Any], TokenSettings], str | None]] = {
+    "token": _from_token,
+    "header": _from_header,
+    "query": _from_query,
+    "password": _from_password,
+    "username": _from_username,
+}
