@@ -1,2 +1,3 @@
 """iotws: serverless WebSockets on AWS IoT Core."""
+
 __version__ = "0.1.0"

@@ -65,6 +65,7 @@ __all__ = [
     "canonical_action",
     "documents_from_json",
     "glob_match",
+    "parse_document",
 ]
 
 # IoT data-plane actions and the resource type each is checked against (IOT_FACTS
@@ -499,9 +500,7 @@ class _Statement:
         for op, block in view.conditions.items():
             base, qualifier, if_exists = _split_operator(op, f"{where}.Condition")
             for key, values in block.items():
-                tokens = tuple(
-                    tuple(_tokenize(v, f"{where}.Condition.{op}.{key}")) for v in values
-                )
+                tokens = tuple(tuple(_tokenize(v, f"{where}.Condition.{op}.{key}")) for v in values)
                 conditions.append(_Condition(op, base, qualifier, if_exists, key, tokens))
         self.conditions = tuple(conditions)
 
@@ -592,7 +591,9 @@ def _variables_of(strings: Iterable[str], where: str) -> set[str]:
 def _parse_statement(raw: Any, doc: int, idx: int) -> StatementView:
     where = f"document[{doc}].Statement[{idx}]"
     if not isinstance(raw, dict):
-        raise PolicyError("a statement must be a JSON object", field=where, fix="see pub-sub-policy")
+        raise PolicyError(
+            "a statement must be a JSON object", field=where, fix="see pub-sub-policy"
+        )
     unknown = sorted(set(raw) - _STATEMENT_KEYS)
     if unknown:
         raise PolicyError(
@@ -701,7 +702,11 @@ def _parse_statement(raw: Any, doc: int, idx: int) -> StatementView:
     )
 
 
-def _parse_document(raw: Any, doc: int) -> list[StatementView]:
+def parse_document(raw: Any, doc: int) -> list[StatementView]:
+    """Validate one document (a dict or JSON text) and return its statements in normal form.
+
+    `doc` is the document's index, used in error messages and in the views.
+    """
     where = f"document[{doc}]"
     if isinstance(raw, str):
         try:
@@ -766,7 +771,7 @@ class PolicySet:
             )
         views: list[StatementView] = []
         for doc_idx, doc in enumerate(documents):
-            views.extend(_parse_document(doc, doc_idx))
+            views.extend(parse_document(doc, doc_idx))
         return cls(views, documents)
 
     @property

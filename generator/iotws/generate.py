@@ -43,6 +43,6 @@ def generate(spec_path: str | Path, out: str | Path, *, lint: bool = True) -> Re
     spec: Spec = load_spec(spec_path)
     result = render_spec(spec)
     if lint:
-        result.report["lint"] = lint_result(result)
+        result.lint = lint_result(result)
     write_tree(Path(out), result.files(), replace_dirs=("policies", "cognito"))
     return result

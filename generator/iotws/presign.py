@@ -85,7 +85,7 @@ class AwsCredentials:
             ) from None
 
 
-class _FixedClockQueryAuth(SigV4QueryAuth):
+class _FixedClockQueryAuth(SigV4QueryAuth):  # type: ignore[misc]  # botocore is untyped
     """`SigV4QueryAuth` whose timestamp can be fixed (for tests and reproducible URLs).
 
     botocore's `add_auth` stores the current time in `request.context["timestamp"]` and
@@ -120,7 +120,7 @@ def _utc(now: _dt.datetime | None) -> _dt.datetime | None:
             field="now",
             fix="pass datetime.datetime.now(datetime.timezone.utc) or another aware time",
         )
-    return now.astimezone(_dt.timezone.utc)
+    return now.astimezone(_dt.UTC)
 
 
 def _presign(

@@ -73,6 +73,7 @@ class RenderResult:
     report: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    lint: list[str] = field(default_factory=list)  # printable lint findings (not written)
 
     def files(self) -> dict[str, bytes]:
         """Relative path -> bytes, everything `iotws generate` writes."""
@@ -101,7 +102,7 @@ def _env() -> Environment:
     return Environment(
         loader=PackageLoader("iotws", "templates"),
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - renders JSON, not HTML; validated by parsing
         keep_trailing_newline=True,
     )
 
@@ -112,7 +113,9 @@ def render_document(statements: list[dict[str, Any]]) -> str:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:  # a template bug, never user input
-        raise IotwsError(f"internal error: the policy template rendered invalid JSON: {exc}")
+        raise IotwsError(
+            f"internal error: the policy template rendered invalid JSON: {exc}"
+        ) from None
     return compact(parsed)
 
 

@@ -395,7 +395,7 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
             if present:
                 errs.append(
                     IotwsError(
-                        f"is not used in mode public",
+                        "is not used in mode public",
                         field=f"authorizer.{key}",
                         fix="remove it, or set authorizer.mode to a token mode",
                     )
@@ -479,8 +479,8 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
             )
     if errs:
         return errs
-    for name, prof in spec.profiles.items():
-        errs += _profile_errors(spec, prof)
+    for profile in spec.profiles.values():
+        errs += _profile_errors(spec, profile)
     return errs
 
 

@@ -263,19 +263,20 @@
     lastAction = { kind: "subscribe", topic: topic, at: Date.now() };
     state.subscriptions[topic] = "pending";
     renderSubscriptions();
-    client.subscribe(topic, { qos: 1 }, function (err, granted) {
-      var refused = (granted || []).filter(function (g) {
-        return isRefusedQos(g.qos);
-      });
+    client.subscribe(topic, { qos: 1 }, function (err, granted, suback) {
+      // SUBACK return codes: 0x80 refuses a filter in MQTT 3.1.1 (>= 0x80 in MQTT 5).
+      // MQTT.js reports a refusal as `err` and leaves the codes in the SUBACK packet.
+      var codes = suback && suback.granted ? suback.granted : [];
+      var refused = codes.filter(isRefusedQos);
       if (err || refused.length) {
         state.subscriptions[topic] = "refused";
-        var why = err ? err.message : "SUBACK return code 0x80";
-        if (err && typeof err.code === "number") {
-          why += " (SUBACK return code 0x" + err.code.toString(16) + ")";
-        }
+        var why = refused.length
+          ? "SUBACK return code 0x" + refused[0].toString(16)
+          : err.message;
         addError("subscribe", "subscribe to " + topic + " refused: " + why, topic);
       } else {
-        state.subscriptions[topic] = "granted qos " + granted[0].qos;
+        var qos = codes.length ? codes[0] : granted && granted[0] ? granted[0].qos : 0;
+        state.subscriptions[topic] = "granted qos " + qos;
       }
       renderSubscriptions();
     });

@@ -20,7 +20,9 @@ _ARN = "arn:aws:iot:us-east-1:123456789012:"
 _PREFIX = "demo/dev"
 
 
-def authorizer_documents(sub: str = "alice", client_id: str = "alice-web1") -> list[dict[str, object]]:
+def authorizer_documents(
+    sub: str = "alice", client_id: str = "alice-web1"
+) -> list[dict[str, object]]:
     """Ten documents as an authorizer would return them for one identity."""
 
     def doc(*statements: dict[str, object]) -> dict[str, object]:
@@ -52,9 +54,7 @@ def authorizer_documents(sub: str = "alice", client_id: str = "alice-web1") -> l
         doc(deny("iot:Receive", f"topic/{p}/rooms/admin/*")),
         doc(deny("iot:Publish", f"topic/{p}/rooms/readonly/messages")),
         doc(allow("iot:Publish", f"topic/{p}/clients/${{iot:ClientId}}/status")),
-        doc(
-            allow(["iot:RetainPublish", "iot:GetRetainedMessage"], f"topic/{p}/users/{sub}/state")
-        ),
+        doc(allow(["iot:RetainPublish", "iot:GetRetainedMessage"], f"topic/{p}/users/{sub}/state")),
     ]
     return docs
 

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if not args.quiet:
-        for line in result.report.get("lint", []):
+        for line in result.lint:
             print(line, file=sys.stderr)
         for name, prof in sorted(result.profiles.items()):
             worst = max(prof.worst_case_chars)

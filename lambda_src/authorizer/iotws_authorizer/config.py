@@ -224,8 +224,9 @@ def parse(raw: Any) -> Config:
     cfg.mode = _get(raw, "mode", str, "config")
     if cfg.mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}")
-    cfg.name = raw.get("name") if isinstance(raw.get("name"), str) else ""
-    cfg.prefix = raw.get("prefix") if isinstance(raw.get("prefix"), str) else ""
+    name, prefix = raw.get("name"), raw.get("prefix")
+    cfg.name = name if isinstance(name, str) else ""
+    cfg.prefix = prefix if isinstance(prefix, str) else ""
     cfg.region = _opt_str(raw, "region", "config")
     if cfg.region is not None and not _REGION.fullmatch(cfg.region):
         raise ConfigError("region is not an AWS region name")
@@ -240,7 +241,8 @@ def parse(raw: Any) -> Config:
     sources = _get(token, "sources", list, "token")
     if any(s not in TOKEN_SOURCES for s in sources) or len(set(sources)) != len(sources):
         raise ConfigError(f"token.sources: each of {', '.join(TOKEN_SOURCES)} at most once")
-    cfg.token = TokenSettings(key_name, tuple(sources), _int(token, "max_length", "token", 1, 65536))
+    max_length = _int(token, "max_length", "token", 1, 65536)
+    cfg.token = TokenSettings(key_name, tuple(sources), max_length)
 
     session = _get(raw, "session", dict, "config")
     cfg.refresh_after = _int(session, "refresh_after_seconds", "session", SESSION_MIN, SESSION_MAX)

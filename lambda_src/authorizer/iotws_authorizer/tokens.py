@@ -90,9 +90,7 @@ def _query_value(query: str, settings: TokenSettings) -> str | None:
 
 
 def _from_query(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    query = _string(
-        _protocol(event, "http").get("queryString"), settings.max_length + QUERY_SLACK
-    )
+    query = _string(_protocol(event, "http").get("queryString"), settings.max_length + QUERY_SLACK)
     if not query:
         return None
     # IoT sends one string starting with "?"; tolerate its absence.
@@ -111,9 +109,7 @@ def _from_password(event: dict[str, Any], settings: TokenSettings) -> str | None
 
 
 def _from_username(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    username = _string(
-        _protocol(event, "mqtt").get("username"), settings.max_length + QUERY_SLACK
-    )
+    username = _string(_protocol(event, "mqtt").get("username"), settings.max_length + QUERY_SLACK)
     if not username or "?" not in username:
         return None
     return _query_value(username.split("?", 1)[1], settings)

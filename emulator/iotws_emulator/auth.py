@@ -1,0 +1,300 @@
+"""The custom-authorizer flow as the IoT device gateway runs it.
+
+- `build_event` makes the Lambda event exactly as IOT_FACTS section 1 lists it.
+- `validate_response` checks the Lambda's answer as IoT does (IOT_FACTS section 2);
+  any violation refuses the connection.
+- `AuthorizerBinding` ties an authorizer name to the object that runs it (the packaged
+  authorizer loaded in-process, or a stub in tests) and to its token key name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import uuid
+import zipfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from iotws_emulator.policy import CompiledPolicy, PolicyEngine
+
+AUTHORIZER_NAME_PARAM = "x-amz-customauthorizer-name"
+AUTHORIZER_TIMEOUT_SECONDS = 5.0  # IOT_FACTS section 2: the Lambda has 5 seconds
+PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # IOT_FACTS section 2
+TTL_MIN, TTL_MAX = 300, 86_400  # IOT_FACTS section 2
+MAX_DOCUMENTS = 10  # IOT_FACTS section 2
+MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS section 2
+PACKAGED_CONFIG_NAME = "iotws_config.json"
+
+
+class Authorizer(Protocol):
+    """What the emulator needs from an authorizer (`iotws.invoke.load_authorizer`)."""
+
+    def invoke(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]: ...
+
+
+@dataclass
+class LambdaContext:
+    """The slice of the Lambda context object the authorizer may read."""
+
+    invoked_function_arn: str
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 128
+    timeout_seconds: float = AUTHORIZER_TIMEOUT_SECONDS
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.timeout_seconds * 1000)
+
+
+@dataclass
+class AuthorizerBinding:
+    name: str
+    authorizer: Authorizer
+    token_key_name: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the gateway knows about one connection before the MQTT CONNECT."""
+
+    transport: str  # "wss" or "tcp"
+    path: str = "/mqtt"
+    query: str = ""  # raw query string without "?"
+    headers: tuple[tuple[str, str], ...] = ()
+    server_name: str = "localhost"
+    source_ip: str = "127.0.0.1"
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        for k, v in self.headers:
+            if k.lower() == low:
+                return v
+        return None
+
+    def query_params(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    def query_param(self, name: str) -> str | None:
+        for k, v in self.query_params():
+            if k == name:
+                return v
+        return None
+
+
+def username_query(username: str | None) -> list[tuple[str, str]]:
+    """The `?k=v&...` part of an MQTT user name (IOT_FACTS section 1), parsed tolerantly."""
+    if not username or "?" not in username:
+        return []
+    return parse_qsl(username.split("?", 1)[1], keep_blank_values=True)
+
+
+def select_authorizer_name(info: RequestInfo, username: str | None) -> str | None:
+    """The authorizer the client asked for (header, query, user-name query), or None."""
+    name = info.header(AUTHORIZER_NAME_PARAM)
+    if name is None:
+        name = info.query_param(AUTHORIZER_NAME_PARAM)
+    if name is None:
+        for k, v in username_query(username):
+            if k == AUTHORIZER_NAME_PARAM:
+                name = v
+                break
+    return name
+
+
+def find_token(info: RequestInfo, username: str | None, key_name: str | None) -> str | None:
+    """The token IoT puts in `event.token`: the value under the authorizer's token key name
+    in the upgrade request's headers or query, or in the MQTT user-name query
+    (config-custom-auth.html: the token key name extracts the token "from the HTTP headers,
+    query parameters, or MQTT CONNECT user name"). Which one wins when several carry it is
+    unverified: headers first, then query, then user name.
+    """
+    if not key_name:
+        return None
+    value = info.header(key_name)
+    if value is not None:
+        return value
+    value = info.query_param(key_name)
+    if value is not None:
+        return value
+    for k, v in username_query(username):
+        if k == key_name:
+            return v
+    return None
+
+
+def build_event(
+    info: RequestInfo,
+    *,
+    client_id: str | None,
+    username: str | None,
+    password: bytes | None,
+    token_key_name: str | None,
+    connection_id: str,
+) -> dict[str, Any]:
+    """The Lambda event, key by key as in IOT_FACTS section 1 (custom-auth-lambda.html)."""
+    event: dict[str, Any] = {}
+    token = find_token(info, username, token_key_name)
+    if token is not None:
+        event["token"] = token
+    # Token signing is not emulated: the gateway has not verified any signature.
+    event["signatureVerified"] = False
+    protocol_data: dict[str, Any] = {"tls": {"serverName": info.server_name}}
+    if info.transport == "wss":
+        event["protocols"] = ["tls", "http", "mqtt"]
+        http: dict[str, Any] = {"headers": {k: v for k, v in info.headers}}
+        if info.query:
+            # ONE string starting with "?" (IOT_FACTS section 1)
+            http["queryString"] = "?" + info.query
+        protocol_data["http"] = http
+    else:
+        event["protocols"] = ["tls", "mqtt"]
+    mqtt: dict[str, Any] = {}
+    if username is not None:
+        mqtt["username"] = username
+    if password is not None:
+        mqtt["password"] = base64.b64encode(password).decode("ascii")
+    if client_id:
+        mqtt["clientId"] = client_id  # only when the client sent one
+    protocol_data["mqtt"] = mqtt
+    event["protocolData"] = protocol_data
+    event["connectionMetadata"] = {"id": connection_id}
+    return event
+
+
+@dataclass
+class AuthResult:
+    principal_id: str
+    policy: CompiledPolicy
+    documents: list[dict[str, Any]]
+    disconnect_after: int
+    refresh_after: int
+
+
+class AuthRefused(Exception):
+    """The authorizer denied, failed, timed out or answered something IoT would reject."""
+
+
+def validate_response(response: Any, engine: PolicyEngine) -> AuthResult:
+    """Check a response as IoT does (IOT_FACTS section 2); raise AuthRefused on any fault."""
+    if not isinstance(response, Mapping):
+        raise AuthRefused(f"response is {type(response).__name__}, not a JSON object")
+    ok = response.get("isAuthenticated")
+    if not isinstance(ok, bool):
+        raise AuthRefused("isAuthenticated is missing or not a boolean")
+    if not ok:
+        raise AuthRefused("isAuthenticated is false")
+    principal = response.get("principalId")
+    if not isinstance(principal, str) or not PRINCIPAL_RE.fullmatch(principal):
+        raise AuthRefused("principalId must be 1 to 128 letters and digits ([a-zA-Z0-9]{1,128})")
+    ttl: dict[str, int] = {}
+    for key in ("disconnectAfterInSeconds", "refreshAfterInSeconds"):
+        value = response.get(key)
+        # IoT's defaults for missing values are undocumented (IOT_FACTS section 2):
+        # the emulator requires both so that a missing one is caught locally.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AuthRefused(f"{key} is missing or not an integer")
+        if not TTL_MIN <= value <= TTL_MAX:
+            raise AuthRefused(f"{key}={value} is outside {TTL_MIN}..{TTL_MAX}")
+        ttl[key] = value
+    docs = response.get("policyDocuments")
+    if not isinstance(docs, list):
+        raise AuthRefused("policyDocuments is missing or not a list")
+    if len(docs) > MAX_DOCUMENTS:
+        raise AuthRefused(f"{len(docs)} policy documents; at most {MAX_DOCUMENTS}")
+    parsed: list[dict[str, Any]] = []
+    for i, doc in enumerate(docs):
+        if isinstance(doc, str):
+            # Whether IoT accepts documents as strings is unverified (IOT_FACTS section 2):
+            # accepted here when they parse to an object, measured as sent.
+            text = doc
+            try:
+                value = json.loads(doc)
+            except ValueError as exc:
+                raise AuthRefused(f"policyDocuments[{i}] is not valid JSON: {exc}") from exc
+            if not isinstance(value, dict):
+                raise AuthRefused(f"policyDocuments[{i}] is not a JSON object")
+        elif isinstance(doc, dict):
+            value = doc
+            text = json.dumps(doc, separators=(",", ":"))
+        else:
+            raise AuthRefused(f"policyDocuments[{i}] is {type(doc).__name__}, not an object")
+        if len(text) > MAX_DOCUMENT_CHARS:
+            raise AuthRefused(
+                f"policyDocuments[{i}] has {len(text)} characters; at most {MAX_DOCUMENT_CHARS}"
+            )
+        parsed.append(value)
+    try:
+        policy = engine.compile(parsed)
+    except Exception as exc:  # noqa: BLE001 - any parse failure refuses, as IoT does
+        raise AuthRefused(f"policy documents do not parse: {exc}") from exc
+    return AuthResult(
+        principal_id=principal,
+        policy=policy,
+        documents=parsed,
+        disconnect_after=ttl["disconnectAfterInSeconds"],
+        refresh_after=ttl["refreshAfterInSeconds"],
+    )
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="iotws-authorizer")
+    return _EXECUTOR
+
+
+async def invoke(
+    binding: AuthorizerBinding,
+    event: dict[str, Any],
+    context: LambdaContext,
+    timeout: float,
+) -> Any:
+    """Run the authorizer off the event loop with IoT's time limit; raise AuthRefused."""
+    loop = asyncio.get_running_loop()
+    fut = loop.run_in_executor(_executor(), binding.authorizer.invoke, event, context)
+    try:
+        return await asyncio.wait_for(fut, timeout)
+    except TimeoutError as exc:
+        raise AuthRefused(f"authorizer timed out after {timeout:g} s") from exc
+    except Exception as exc:  # noqa: BLE001 - a raising Lambda fails the connection
+        raise AuthRefused(f"authorizer raised {type(exc).__name__}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_packaged_config(zip_path: str | Path) -> dict[str, Any]:
+    """The authorizer configuration shipped inside the zip (INTERNALS.md)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        data = json.loads(zf.read(PACKAGED_CONFIG_NAME))
+    if not isinstance(data, dict):
+        raise ValueError(f"{PACKAGED_CONFIG_NAME} in {zip_path} is not a JSON object")
+    return data
+
+
+def load_packaged(zip_path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Load the packaged authorizer in-process (iotws.invoke) and its configuration."""
+    from iotws.invoke import load_authorizer  # the generator's loader; imported lazily
+
+    config = read_packaged_config(zip_path)
+    return load_authorizer(str(zip_path)), config
+
+
+def binding_from_config(authorizer: Authorizer, config: Mapping[str, Any]) -> AuthorizerBinding:
+    token = config.get("token") or {}
+    name = config.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("authorizer configuration has no `name`")
+    key = token.get("key_name") if isinstance(token, Mapping) else None
+    return AuthorizerBinding(name, authorizer, key if isinstance(key, str) else None, dict(config))

@@ -1,0 +1,199 @@
+"""Mode `hs256`: a JWT signed with HMAC-SHA256 and a shared secret (RFC 7515/7519).
+
+Strict on purpose: the header's `alg` must be exactly `HS256` (no `none`, no algorithm
+chosen by the token), `typ` if present must be `JWT`, no `crit`; base64url parts
+without padding and in canonical form; JSON objects without duplicate keys or NaN;
+`exp` required; `nbf`/`iat` honoured with `leeway_seconds`; `iss`/`aud` checked when
+configured; `max_age_seconds` (when set) requires `iat`. The signature is checked with
+`hmac.compare_digest` before the payload is decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+from typing import Any
+
+from iotws_authorizer import secrets
+from iotws_authorizer.errors import (
+    ALG_NOT_ALLOWED,
+    BAD_SIGNATURE,
+    EXPIRED,
+    MALFORMED_TOKEN,
+    NOT_YET_VALID,
+    WRONG_AUDIENCE,
+    WRONG_ISSUER,
+    ConfigError,
+    Deny,
+)
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class Settings:
+    __slots__ = (
+        "source",
+        "secret_name",
+        "issuer",
+        "audiences",
+        "leeway",
+        "max_age",
+        "subject_claim",
+    )
+
+    def __init__(self) -> None:
+        self.source = "env"
+        self.secret_name = ""
+        self.issuer: str | None = None
+        self.audiences: frozenset[str] = frozenset()
+        self.leeway = 0
+        self.max_age: int | None = None
+        self.subject_claim = "sub"
+
+
+def parse_settings(raw_config: dict[str, Any]) -> Settings:
+    raw = raw_config.get("hs256")
+    if not isinstance(raw, dict):
+        raise ConfigError("hs256 section is missing")
+    s = Settings()
+    secret = raw.get("secret")
+    if not isinstance(secret, dict):
+        raise ConfigError("hs256.secret is missing")
+    s.source = secret.get("source")  # type: ignore[assignment]
+    s.secret_name = secret.get("name")  # type: ignore[assignment]
+    if s.source not in secrets.SOURCES:
+        raise ConfigError(f"hs256.secret.source must be one of {', '.join(secrets.SOURCES)}")
+    if not isinstance(s.secret_name, str) or not s.secret_name:
+        raise ConfigError("hs256.secret.name must be a non-empty string")
+    issuer = raw.get("issuer")
+    if issuer is not None and (not isinstance(issuer, str) or not issuer):
+        raise ConfigError("hs256.issuer must be a non-empty string or null")
+    s.issuer = issuer
+    audience = raw.get("audience")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if audience is not None and (
+        not isinstance(audiences, list)
+        or not audiences
+        or not all(isinstance(a, str) and a for a in audiences)
+    ):
+        raise ConfigError("hs256.audience must be a string, a list of strings or null")
+    s.audiences = frozenset(audiences or ())
+    s.leeway = _int_setting(raw, "leeway_seconds", 0, 0, 300)
+    max_age = raw.get("max_age_seconds")
+    s.max_age = None if max_age is None else _int_setting(raw, "max_age_seconds", 0, 1, 10**9)
+    subject = raw.get("subject_claim", "sub")
+    if not isinstance(subject, str) or not subject:
+        raise ConfigError("hs256.subject_claim must be a non-empty string")
+    s.subject_claim = subject
+    return s
+
+
+def _int_setting(raw: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"hs256.{key} must be an integer in {lo}..{hi}")
+    return value
+
+
+def _b64url(part: str) -> bytes:
+    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise Deny(MALFORMED_TOKEN, "not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - excluded by the regex
+        raise Deny(MALFORMED_TOKEN, "not base64url") from None
+    # Canonical form only: unused trailing bits must be zero (no malleable encodings).
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != part.encode("ascii"):
+        raise Deny(MALFORMED_TOKEN, "non-canonical base64url")
+    return raw
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Deny(MALFORMED_TOKEN, "not a JSON object") from None
+    if not isinstance(obj, dict):
+        raise Deny(MALFORMED_TOKEN, "not a JSON object")
+    return obj
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Deny(MALFORMED_TOKEN, f"{name} is not a number")
+    return float(value)
+
+
+def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """Verify a compact JWS; return (claims, subject) or raise Deny with the reason."""
+    if not token.isascii():
+        raise Deny(MALFORMED_TOKEN, "not ASCII")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Deny(MALFORMED_TOKEN, "not three parts")
+    header_b64, payload_b64, signature_b64 = parts
+    header = _json_object(_b64url(header_b64))
+    if header.get("alg") != "HS256":
+        raise Deny(ALG_NOT_ALLOWED)
+    if "typ" in header and header["typ"] != "JWT":
+        raise Deny(MALFORMED_TOKEN, "typ is not JWT")
+    if "crit" in header:
+        raise Deny(MALFORMED_TOKEN, "crit header is not supported")
+    signature = _b64url(signature_b64)
+    key = secrets.get(settings.source, settings.secret_name)
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    expected = hmac.new(key, signing_input, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        raise Deny(BAD_SIGNATURE)
+
+    claims = _json_object(_b64url(payload_b64))
+    now = time.time()
+    leeway = settings.leeway
+    exp = _number(claims, "exp")
+    if exp is None:
+        raise Deny(MALFORMED_TOKEN, "exp is required")
+    if now >= exp + leeway:
+        raise Deny(EXPIRED)
+    nbf = _number(claims, "nbf")
+    if nbf is not None and now + leeway < nbf:
+        raise Deny(NOT_YET_VALID)
+    iat = _number(claims, "iat")
+    if iat is not None and now + leeway < iat:
+        raise Deny(NOT_YET_VALID, "issued in the future")
+    if settings.max_age is not None:
+        if iat is None:
+            raise Deny(MALFORMED_TOKEN, "iat is required (max_age_seconds)")
+        if now - iat > settings.max_age + leeway:
+            raise Deny(EXPIRED, "older than max_age_seconds")
+    if settings.issuer is not None and claims.get("iss") != settings.issuer:
+        raise Deny(WRONG_ISSUER)
+    if settings.audiences:
+        aud = claims.get("aud")
+        values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if not any(isinstance(a, str) and a in settings.audiences for a in values):
+            raise Deny(WRONG_AUDIENCE)
+    subject = claims.get(settings.subject_claim)
+    return claims, subject if isinstance(subject, str) else None

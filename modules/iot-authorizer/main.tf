@@ -1,0 +1,123 @@
+# The custom authorizer: Lambda function + log group + aws_iot_authorizer (+ optional
+# default authorizer on a domain configuration) and the account's data endpoint.
+# IAM lives in iam.tf, the invoke permission in lambda-permissions.tf.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+# Clients connect to wss://<this>/mqtt (IOT_FACTS section 8).
+data "aws_iot_endpoint" "this" {
+  endpoint_type = "iot:Data-ATS"
+}
+
+locals {
+  function_name  = coalesce(var.function_name, var.name)
+  role_name      = coalesce(var.role_name, local.function_name)
+  log_group_name = "/aws/lambda/${local.function_name}"
+
+  # Built from data sources rather than from the log group's computed ARN so that the
+  # role policy is fully known at plan time (reviewable in `terraform plan`).
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+
+  endpoint = data.aws_iot_endpoint.this.endpoint_address
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+
+  #checkov:skip=CKV_AWS_158:KMS encryption of the log group is optional (log_kms_key_arn): the key policy must admit CloudWatch Logs, which this module cannot set up for a caller's key. Logs never contain tokens or secrets (DESIGN decision 3).
+}
+
+resource "aws_lambda_function" "this" {
+  function_name = local.function_name
+  description   = var.description
+  role          = aws_iam_role.this.arn
+
+  filename         = var.lambda_zip_path
+  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  handler          = var.handler
+  runtime          = var.runtime
+  architectures    = [var.architecture]
+
+  # IoT Core waits at most 5 seconds for the authorizer (IOT_FACTS section 2).
+  timeout     = var.timeout
+  memory_size = var.memory_size
+
+  reserved_concurrent_executions = coalesce(var.reserved_concurrent_executions, -1)
+
+  dynamic "environment" {
+    for_each = length(var.environment_variables) > 0 ? [var.environment_variables] : []
+    content {
+      variables = environment.value
+    }
+  }
+
+  logging_config {
+    log_format = "Text" # the authorizer already writes one JSON object per line
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", local.function_name))
+      error_message = "The Lambda function name defaults to the authorizer name, which here is not a valid function name (1-64 of letters, digits, _ and -): set function_name."
+    }
+  }
+
+  #checkov:skip=CKV_AWS_117:An authorizer only reads its own secret through public AWS APIs; a VPC would add ENI cold starts against IoT's 5-second budget and NAT costs, with nothing to protect inside it.
+  #checkov:skip=CKV_AWS_116:A dead-letter queue only applies to asynchronous invocations; IoT Core invokes the authorizer synchronously and treats any failure as a deny.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the caller owns; the zip is built reproducibly by `make package` and its hash pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_50:X-Ray would need xray:PutTraceSegments on "*" in a role that is otherwise limited to its own log group and secret; each decision is logged with its reason instead.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (reserved_concurrent_executions): reserving takes capacity from the whole account and a too-low value throttles connects.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (only names and settings, see environment_variables); the AWS-managed key already encrypts it at rest.
+}
+
+resource "aws_iot_authorizer" "this" {
+  name                    = var.name
+  authorizer_function_arn = aws_lambda_function.this.arn
+  status                  = var.status
+  enable_caching_for_http = var.enable_caching_for_http
+
+  # signingDisabled cannot be changed after creation (IOT_FACTS section 2): changing
+  # signing_disabled makes Terraform replace the authorizer.
+  signing_disabled          = var.signing_disabled
+  token_key_name            = var.token_key_name
+  token_signing_public_keys = var.signing_disabled ? null : var.token_signing_public_keys
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.signing_disabled || (var.token_key_name != null && length(var.token_signing_public_keys) > 0)
+      error_message = "With signing_disabled = false, IoT verifies token signatures: set token_key_name and at least one entry in token_signing_public_keys."
+    }
+    precondition {
+      condition     = !var.signing_disabled || length(var.token_signing_public_keys) == 0
+      error_message = "token_signing_public_keys are only used with signing_disabled = false: remove them or enable signing."
+    }
+  }
+}
+
+# Optional: a configurable endpoint whose default authorizer is this one, so clients need
+# not name it (IOT_FACTS section 1, "Authorizer selection").
+resource "aws_iot_domain_configuration" "this" {
+  count = var.default_authorizer == null ? 0 : 1
+
+  name         = var.default_authorizer.domain_configuration_name
+  service_type = "DATA"
+
+  authorizer_config {
+    default_authorizer_name   = aws_iot_authorizer.this.name
+    allow_authorizer_override = var.default_authorizer.allow_authorizer_override
+  }
+
+  tags = var.tags
+}

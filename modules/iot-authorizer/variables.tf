@@ -1,0 +1,280 @@
+# ---------------------------------------------------------------------------------------
+# Authorizer (IOT_FACTS section 2: CreateAuthorizer constraints)
+# ---------------------------------------------------------------------------------------
+
+variable "name" {
+  description = "Name of the IoT custom authorizer (clients select it with x-amz-customauthorizer-name). 1-128 of letters, digits, _ = , @ -. Also the default Lambda function and IAM role name. Take it from the generated build (`config.json` key `name`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[\\w=,@-]{1,128}$", var.name))
+    error_message = "name must be 1-128 characters from: letters, digits, _ = , @ - (the CreateAuthorizer pattern [\\w=,@-]+)."
+  }
+}
+
+variable "status" {
+  description = "Authorizer status: ACTIVE or INACTIVE. INACTIVE rejects every connection that selects it."
+  type        = string
+  default     = "ACTIVE"
+
+  validation {
+    condition     = contains(["ACTIVE", "INACTIVE"], var.status)
+    error_message = "status must be one of: ACTIVE, INACTIVE."
+  }
+}
+
+variable "signing_disabled" {
+  description = "true (default): IoT passes the token to the Lambda unchecked and the Lambda verifies it (browsers cannot sign). false: IoT verifies an RSA SHA-256 signature of the token first, which needs token_key_name and token_signing_public_keys. AWS cannot change this after creation: switching it replaces the authorizer (IOT_FACTS section 2)."
+  type        = bool
+  default     = true
+}
+
+variable "token_key_name" {
+  description = "Name of the header / query parameter / user-name query key that carries the token (IoT puts it in the event's `token`). 1-128 of letters, digits, _ and -. null: no token key. Take it from the generated build (`config.json` key `token.key_name`) so that the spec stays the single source of truth."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.token_key_name == null || can(regex("^[a-zA-Z0-9_-]{1,128}$", coalesce(var.token_key_name, "-")))
+    error_message = "token_key_name must be null or 1-128 characters from: letters, digits, _ and -."
+  }
+}
+
+variable "token_signing_public_keys" {
+  description = "Only with signing_disabled = false: map of key name (letters, digits, : _ -) to a PEM RSA public key (at least 2,048 bits) that IoT uses to verify token signatures."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.token_signing_public_keys) : can(regex("^[a-zA-Z0-9:_-]+$", k))])
+    error_message = "token_signing_public_keys names must use only: letters, digits, : _ and -."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.token_signing_public_keys) :
+      can(regex("^\\s*-----BEGIN (RSA )?PUBLIC KEY-----[A-Za-z0-9+/=\\s]+-----END (RSA )?PUBLIC KEY-----\\s*$", v))
+    ])
+    error_message = "token_signing_public_keys values must be PEM public keys: -----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY----- (or the RSA PUBLIC KEY form)."
+  }
+}
+
+variable "enable_caching_for_http" {
+  description = "Cache the Lambda's answer for refreshAfterInSeconds on persistent HTTP connections (does not affect MQTT/WebSockets)."
+  type        = bool
+  default     = false
+}
+
+variable "default_authorizer" {
+  description = "Optional: create an AWS-managed domain configuration (a second iot:Data-ATS endpoint) whose default authorizer is this one, so clients need not send x-amz-customauthorizer-name. null (default): none; clients name the authorizer (see the wss_url output)."
+  type = object({
+    domain_configuration_name = string
+    allow_authorizer_override = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition = var.default_authorizer == null || (
+      can(regex("^[\\w.-]{1,128}$", try(var.default_authorizer.domain_configuration_name, ""))) &&
+      !startswith(lower(try(var.default_authorizer.domain_configuration_name, "")), "iot:")
+    )
+    error_message = "default_authorizer.domain_configuration_name must be 1-128 characters from: letters, digits, _ . - (names starting with IoT: are reserved by AWS)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Lambda function
+# ---------------------------------------------------------------------------------------
+
+variable "lambda_zip_path" {
+  description = "Path to the authorizer zip built by `make package` (`iotws package`), e.g. \"$${path.module}/build/authorizer.zip\". The zip is reproducible, so its hash changes only when its content does."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file (run `make package` to build it)."
+  }
+}
+
+variable "function_name" {
+  description = "Lambda function name (1-64 of letters, digits, _ and -). null: the authorizer name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.function_name == null || can(regex("^[a-zA-Z0-9_-]{1,64}$", coalesce(var.function_name, "-")))
+    error_message = "function_name must be null or 1-64 characters from: letters, digits, _ and -."
+  }
+}
+
+variable "description" {
+  description = "Lambda function description."
+  type        = string
+  default     = "AWS IoT Core custom authorizer (iotws)"
+}
+
+variable "handler" {
+  description = "Lambda handler inside the zip."
+  type        = string
+  default     = "app.handler"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.]+\\.[A-Za-z0-9_]+$", var.handler))
+    error_message = "handler must look like module.function, e.g. app.handler."
+  }
+}
+
+variable "runtime" {
+  description = "Python runtime of the authorizer."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be one of: python3.11, python3.12, python3.13."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function: arm64 (default, cheaper) or x86_64. The authorizer is pure Python, so both work."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be one of: arm64, x86_64."
+  }
+}
+
+variable "timeout" {
+  description = "Lambda timeout in seconds. IoT Core gives a custom authorizer 5 seconds (IOT_FACTS section 2), so 1..5."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 5 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds from 1 to 5 (IoT Core waits at most 5 seconds for an authorizer)."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB (128..10240). More memory also means more CPU, hence faster cold starts."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Optional reserved concurrency (at least 1). null (default): no reservation, the function shares the account's pool."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 1, false)
+    error_message = "reserved_concurrent_executions must be null or at least 1 (0 would throttle every connection)."
+  }
+}
+
+variable "environment_variables" {
+  description = "Environment variables of the function (never secrets: put those in SSM or Secrets Manager and grant them with secret_* variables). Names: letters, digits and _, starting with a letter, not AWS_ (reserved)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.environment_variables) :
+      can(regex("^[a-zA-Z][a-zA-Z0-9_]*$", k)) && !startswith(k, "AWS_")
+    ])
+    error_message = "environment_variables names must match ^[a-zA-Z][a-zA-Z0-9_]*$ and must not start with AWS_ (reserved by Lambda)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# The authorizer's secret (hs256 mode): the role may read exactly this, nothing else
+# ---------------------------------------------------------------------------------------
+
+variable "secret_ssm_parameter_arn" {
+  description = "ARN of the SSM parameter (SecureString) holding the token secret; the role gets ssm:GetParameter on it only. null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secret_ssm_parameter_arn == null || can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[a-zA-Z0-9_.\\-/]+$", coalesce(var.secret_ssm_parameter_arn, "-")))
+    error_message = "secret_ssm_parameter_arn must be null or an SSM parameter ARN: arn:aws:ssm:REGION:ACCOUNT:parameter/NAME (no wildcards)."
+  }
+}
+
+variable "secret_secretsmanager_arn" {
+  description = "ARN of the Secrets Manager secret holding the token secret (the full ARN, or the ARN with its 6-character suffix written as -??????); the role gets secretsmanager:GetSecretValue on it only. null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secret_secretsmanager_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@?-]+$", coalesce(var.secret_secretsmanager_arn, "-")))
+    error_message = "secret_secretsmanager_arn must be null or a Secrets Manager ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX (no *)."
+  }
+}
+
+variable "secret_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the secret; the role gets kms:Decrypt on it, only through SSM or Secrets Manager. null: the secret uses the AWS-managed key (no grant needed)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", coalesce(var.secret_kms_key_arn, "-")))
+    error_message = "secret_kms_key_arn must be null or a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (alias ARNs do not work in IAM policies)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Logs and IAM
+# ---------------------------------------------------------------------------------------
+
+variable "log_retention_in_days" {
+  description = "Retention of the /aws/lambda/<function> log group, where every allow/deny decision is logged. One of the CloudWatch values."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "Optional KMS key ARN that encrypts the log group (its key policy must allow the CloudWatch Logs service). null: CloudWatch's default encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", coalesce(var.log_kms_key_arn, "-")))
+    error_message = "log_kms_key_arn must be null or a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the function's IAM role (1-64 of letters, digits, + = , . @ _ -). null: the function name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.role_name, "-")))
+    error_message = "role_name must be null or 1-64 characters from: letters, digits, + = , . @ _ -."
+  }
+}
+
+variable "role_permissions_boundary_arn" {
+  description = "Optional ARN of a permissions boundary policy for the role."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource that supports them."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,228 @@
+variable "name_prefix" {
+  description = "Prefix of every rule name, joined to the rule key with `_` (e.g. `demo_dev` gives `demo_dev_chat_message`). Letters, digits and underscores only: IoT rule names allow no hyphens (IOT_FACTS section 7). The IoT endpoint is shared by every app and stage of an account and region, so use app and stage here. Empty for no prefix."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_]{0,100}$", var.name_prefix))
+    error_message = "name_prefix \"${var.name_prefix}\" is invalid: use 0..100 of letters, digits and underscores (IoT rule names allow no hyphens: write demo_dev, not demo-dev)."
+  }
+}
+
+variable "rules" {
+  description = <<-EOT
+    Topic rules, keyed by a short name (the rule name is `<name_prefix>_<key>`). Per rule:
+    `sql` (must contain `FROM '<topic filter>'`), `sql_version` (default `2016-03-23`: an unset
+    version means `2015-10-08`), `enabled`, `description`, and one or more actions:
+    `lambda`, `republish`, `sqs`, `sns`, `dynamodbv2`, `kinesis`, `firehose`, `s3`,
+    `cloudwatch_logs` (lists, so a rule may use several of a kind), plus an optional
+    `error_action` with exactly one target (without it the rule uses the module-wide error log
+    group, see `error_log_group`). Republish topics are written as the real topic
+    (`$aws/...`); the module doubles the leading `$` in the action (IOT_FACTS section 7).
+    Every rule gets its own IAM role, allowed only the actions and resources it uses, and
+    every Lambda target a permission bound to the rule's ARN and this account.
+  EOT
+  type = map(object({
+    sql         = string
+    sql_version = optional(string, "2016-03-23")
+    enabled     = optional(bool, true)
+    description = optional(string)
+
+    lambda = optional(list(object({
+      function_arn = string
+    })))
+    republish = optional(list(object({
+      topic = string
+      qos   = optional(number, 0)
+    })))
+    sqs = optional(list(object({
+      queue_url  = string
+      queue_arn  = optional(string) # derived from queue_url when null
+      use_base64 = optional(bool, false)
+    })))
+    sns = optional(list(object({
+      target_arn     = string
+      message_format = optional(string, "RAW")
+    })))
+    dynamodbv2 = optional(list(object({
+      table_name = string
+    })))
+    kinesis = optional(list(object({
+      stream_name   = string
+      partition_key = optional(string)
+    })))
+    firehose = optional(list(object({
+      delivery_stream_name = string
+      separator            = optional(string)
+      batch_mode           = optional(bool)
+    })))
+    s3 = optional(list(object({
+      bucket_name = string
+      key         = string
+      canned_acl  = optional(string)
+    })))
+    cloudwatch_logs = optional(list(object({
+      log_group_name = string
+      batch_mode     = optional(bool)
+    })))
+
+    error_action = optional(object({
+      lambda = optional(object({
+        function_arn = string
+      }))
+      republish = optional(object({
+        topic = string
+        qos   = optional(number, 0)
+      }))
+      sqs = optional(object({
+        queue_url  = string
+        queue_arn  = optional(string)
+        use_base64 = optional(bool, false)
+      }))
+      sns = optional(object({
+        target_arn     = string
+        message_format = optional(string, "RAW")
+      }))
+      dynamodbv2 = optional(object({
+        table_name = string
+      }))
+      kinesis = optional(object({
+        stream_name   = string
+        partition_key = optional(string)
+      }))
+      firehose = optional(object({
+        delivery_stream_name = string
+        separator            = optional(string)
+        batch_mode           = optional(bool)
+      }))
+      s3 = optional(object({
+        bucket_name = string
+        key         = string
+        canned_acl  = optional(string)
+      }))
+      cloudwatch_logs = optional(object({
+        log_group_name = string
+        batch_mode     = optional(bool)
+      }))
+    }))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.rules) : can(regex("^[a-zA-Z0-9_]{1,128}$", k))])
+    error_message = "Rule keys become rule names and may use only letters, digits and underscores (1..128; IoT rule names allow no hyphens, IOT_FACTS section 7). Rename: ${join(", ", [for k in keys(var.rules) : "\"${k}\" -> \"${replace(k, "/[^a-zA-Z0-9_]/", "_")}\"" if !can(regex("^[a-zA-Z0-9_]{1,128}$", k))])}."
+  }
+
+  validation {
+    condition     = alltrue([for k, r in var.rules : can(regex("(?i)\\bFROM\\s+'[^']+'", r.sql))])
+    error_message = "Each rule's sql must select FROM a topic filter in single quotes, e.g. SELECT * FROM 'demo/dev/rooms/+/messages/in'. Fix: ${join(", ", [for k, r in var.rules : k if !can(regex("(?i)\\bFROM\\s+'[^']+'", r.sql))])}."
+  }
+
+  validation {
+    condition     = alltrue([for k, r in var.rules : contains(["2015-10-08", "2016-03-23", "beta"], r.sql_version)])
+    error_message = "sql_version must be one of 2016-03-23 (recommended), 2015-10-08, beta. Fix: ${join(", ", [for k, r in var.rules : k if !contains(["2015-10-08", "2016-03-23", "beta"], r.sql_version)])}."
+  }
+
+  validation {
+    condition = alltrue([for k, r in var.rules : length(concat(
+      coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []),
+      coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []),
+      coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []),
+    )) > 0])
+    error_message = "Each rule needs at least one action (lambda, republish, sqs, sns, dynamodbv2, kinesis, firehose, s3 or cloudwatch_logs). Rules without one: ${join(", ", [for k, r in var.rules : k if length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []))) == 0])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : [
+      for a in concat(coalesce(r.lambda, []), r.error_action == null ? [] : (r.error_action.lambda == null ? [] : [r.error_action.lambda])) :
+      can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9$_-]+)?$", a.function_arn))
+    ]]))
+    error_message = "lambda actions need function_arn = the function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]); a name alone is not accepted."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : [
+      for a in concat(coalesce(r.republish, []), r.error_action == null ? [] : (r.error_action.republish == null ? [] : [r.error_action.republish])) :
+      can(regex("^[^+#*?]{1,256}$", a.topic)) && contains([0, 1], a.qos)
+    ]]))
+    error_message = "republish actions need a topic (1..256 characters, no MQTT wildcards + or #, no * or ?) and qos 0 or 1."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : [
+      for a in concat(coalesce(r.sqs, []), r.error_action == null ? [] : (r.error_action.sqs == null ? [] : [r.error_action.sqs])) :
+      (a.queue_arn != null ? can(regex("^arn:aws[a-z-]*:sqs:", a.queue_arn)) : can(regex("^https://sqs\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[0-9]{12}/[a-zA-Z0-9_.-]+$", a.queue_url))) && length(a.queue_url) > 0
+    ]]))
+    error_message = "sqs actions need queue_url (https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE); for any other URL form also set queue_arn (arn:aws:sqs:...)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : [
+      for a in concat(coalesce(r.sns, []), r.error_action == null ? [] : (r.error_action.sns == null ? [] : [r.error_action.sns])) :
+      can(regex("^arn:aws[a-z-]*:sns:", a.target_arn)) && contains(["RAW", "JSON"], a.message_format)
+    ]]))
+    error_message = "sns actions need target_arn = a topic ARN (arn:aws:sns:...) and message_format RAW or JSON."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : concat(
+      [for a in concat(coalesce(r.dynamodbv2, []), r.error_action == null ? [] : (r.error_action.dynamodbv2 == null ? [] : [r.error_action.dynamodbv2])) : length(a.table_name) > 0],
+      [for a in concat(coalesce(r.kinesis, []), r.error_action == null ? [] : (r.error_action.kinesis == null ? [] : [r.error_action.kinesis])) : length(a.stream_name) > 0],
+      [for a in concat(coalesce(r.firehose, []), r.error_action == null ? [] : (r.error_action.firehose == null ? [] : [r.error_action.firehose])) : length(a.delivery_stream_name) > 0],
+      [for a in concat(coalesce(r.s3, []), r.error_action == null ? [] : (r.error_action.s3 == null ? [] : [r.error_action.s3])) : length(a.bucket_name) > 0 && length(a.key) > 0],
+      [for a in concat(coalesce(r.cloudwatch_logs, []), r.error_action == null ? [] : (r.error_action.cloudwatch_logs == null ? [] : [r.error_action.cloudwatch_logs])) : length(a.log_group_name) > 0],
+    )]))
+    error_message = "Every action needs its target: dynamodbv2.table_name, kinesis.stream_name, firehose.delivery_stream_name, s3.bucket_name and s3.key, cloudwatch_logs.log_group_name must not be empty."
+  }
+
+  validation {
+    condition = alltrue([for k, r in var.rules : r.error_action == null ? true : length([
+      for v in values(r.error_action) : v if v != null
+    ]) == 1])
+    error_message = "An error_action must point at exactly one target (one of lambda, republish, sqs, sns, dynamodbv2, kinesis, firehose, s3, cloudwatch_logs). Fix: ${join(", ", [for k, r in var.rules : k if try(length([for v in values(r.error_action) : v if v != null]) != 1, false)])}."
+  }
+}
+
+variable "error_log_group" {
+  description = "Module-wide default error action: every rule without its own `error_action` sends its failures (one JSON message per failure, IOT_FACTS section 7) to this CloudWatch log group. `enabled = false` leaves such rules without an error action; `create = false` uses an existing group named `name`. Default name: `/iotws/<name_prefix>/rule-errors`."
+  type = object({
+    enabled           = optional(bool, true)
+    create            = optional(bool, true)
+    name              = optional(string)
+    retention_in_days = optional(number, 365)
+    kms_key_arn       = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.error_log_group.create || var.error_log_group.name != null || !var.error_log_group.enabled
+    error_message = "error_log_group: with create = false, set name to the existing log group (or enabled = false for no default error action)."
+  }
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.error_log_group.retention_in_days)
+    error_message = "error_log_group.retention_in_days must be one of 0 (never expire), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+
+  validation {
+    condition     = var.error_log_group.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.error_log_group.kms_key_arn, "x")))
+    error_message = "error_log_group.kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); its key policy must allow the logs.REGION.amazonaws.com service principal."
+  }
+}
+
+variable "account_id" {
+  description = "AWS account id used in the rules' ARNs, the Lambda permissions' `source_account` and the roles' trust conditions. Null (default) reads it with `aws_caller_identity` (STS GetCallerIdentity)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.account_id == null || can(regex("^[0-9]{12}$", coalesce(var.account_id, "x")))
+    error_message = "account_id must be 12 digits (quote it: \"123456789012\") or null."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every taggable resource the module creates."
+  type        = map(string)
+  default     = {}
+}
