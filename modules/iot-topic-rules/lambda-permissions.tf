@@ -12,7 +12,7 @@ locals {
     ]) : pair.key => pair },
     { for k, e in local.error_actions : "${k}/error" => {
       key = "${k}/error", rule = k, function_arn = e.lambda.function_arn, slot = "error"
-    } if try(e.lambda.function_arn, null) != null },
+    } if try(e.lambda != null, false) },
   )
 }
 

@@ -31,11 +31,12 @@ SLOT_PREFIX = "${iotws:"
 SLOT_CLIENT_ID = "${iotws:client_id}"
 SLOT_REGION = "${iotws:region}"
 SLOT_ACCOUNT = "${iotws:account}"
-_SLOT = re.compile(r"\$\{iotws:([^}]*)\}")
-_CLAIM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_KEY_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-_ACCOUNT = re.compile(r"[0-9]{12}")
+# Patterns used only while parsing (re caches them); nothing is compiled at import time.
+_SLOT = r"\$\{iotws:([^}]*)\}"
+_CLAIM_NAME = r"[a-z][a-z0-9_]{0,31}"
+_KEY_NAME = r"[a-zA-Z0-9_-]{1,128}"
+REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
+ACCOUNT_PATTERN = r"[0-9]{12}"
 
 
 class TokenSettings:
@@ -118,7 +119,7 @@ class Config:
         self.token = TokenSettings("token", (), 4096)
         self.refresh_after = SESSION_MIN
         self.disconnect_after = SESSION_MIN
-        self.charset: re.Pattern[str] = re.compile(r"[A-Za-z0-9_.:@=|-]+", re.ASCII)
+        self.charset: re.Pattern[str] | None = None  # compiled identity.charset
         self.client_id_max_bytes = CLIENT_ID_MAX_BYTES
         self.claim_max: dict[str, int] = {}
         self.public_profile: Profile | None = None
@@ -228,15 +229,15 @@ def parse(raw: Any) -> Config:
     cfg.name = name if isinstance(name, str) else ""
     cfg.prefix = prefix if isinstance(prefix, str) else ""
     cfg.region = _opt_str(raw, "region", "config")
-    if cfg.region is not None and not _REGION.fullmatch(cfg.region):
+    if cfg.region is not None and not re.fullmatch(REGION_PATTERN, cfg.region):
         raise ConfigError("region is not an AWS region name")
     cfg.account = _opt_str(raw, "account", "config")
-    if cfg.account is not None and not _ACCOUNT.fullmatch(cfg.account):
+    if cfg.account is not None and not re.fullmatch(ACCOUNT_PATTERN, cfg.account):
         raise ConfigError("account must be 12 digits")
 
     token = _get(raw, "token", dict, "config")
     key_name = _get(token, "key_name", str, "token")
-    if not _KEY_NAME.fullmatch(key_name):
+    if not re.fullmatch(_KEY_NAME, key_name):
         raise ConfigError("token.key_name must match ^[a-zA-Z0-9_-]{1,128}$")
     sources = _get(token, "sources", list, "token")
     if any(s not in TOKEN_SOURCES for s in sources) or len(set(sources)) != len(sources):
@@ -254,9 +255,10 @@ def parse(raw: Any) -> Config:
     charset = _get(identity, "charset", str, "identity")
     try:
         # ASCII-only classes; callers use fullmatch (a `$` anchor would accept a final "\n").
-        cfg.charset = re.compile(charset, re.ASCII)
+        compiled = re.compile(charset, re.ASCII)
     except re.error:
         raise ConfigError("identity.charset is not a valid regular expression") from None
+    cfg.charset = compiled
     cfg.client_id_max_bytes = _int(
         identity, "client_id_max_bytes", "identity", 1, CLIENT_ID_MAX_BYTES
     )
@@ -265,7 +267,7 @@ def parse(raw: Any) -> Config:
     if not isinstance(claims, dict):
         raise ConfigError("claims must be an object")
     for name, rule in claims.items():
-        if not _CLAIM_NAME.fullmatch(name) or not isinstance(rule, dict):
+        if not re.fullmatch(_CLAIM_NAME, name) or not isinstance(rule, dict):
             raise ConfigError(f"claims.{name} is not a valid claim declaration")
         cfg.claim_max[name] = _int(rule, "max_length", f"claims.{name}", 1, 128)
 
@@ -289,6 +291,12 @@ def parse(raw: Any) -> Config:
     cfg.verifier = verifiers.get(cfg.mode)
     cfg.verifier_settings = cfg.verifier.parse_settings(raw)
     return cfg
+
+
+def compiled_charset(cfg: Config) -> re.Pattern[str]:
+    if cfg.charset is None:  # pragma: no cover - parse sets it before any profile
+        raise ConfigError("identity.charset is missing")
+    return cfg.charset
 
 
 def _lookup(cfg: Config, name: str, where: str) -> Profile:
@@ -319,7 +327,7 @@ def _slots(text: str, cfg: Config, where: str) -> tuple[list[str], bool, bool, b
     """(claim names, uses client id, uses region, uses account) of the slots in `text`."""
     claims: list[str] = []
     client = region = account = False
-    for slot in _SLOT.findall(text):
+    for slot in re.findall(_SLOT, text):
         if slot == "client_id":
             client = True
         elif slot == "region":
@@ -330,7 +338,7 @@ def _slots(text: str, cfg: Config, where: str) -> tuple[list[str], bool, bool, b
             claims.append(slot[6:])
         else:
             raise ConfigError(f"{where}: unknown slot ${{iotws:{slot}}}")
-    if SLOT_PREFIX in _SLOT.sub("", text):
+    if SLOT_PREFIX in re.sub(_SLOT, "", text):
         raise ConfigError(f"{where}: malformed slot")
     return claims, client, region, account
 
@@ -347,8 +355,8 @@ def _profile(name: str, raw: Any, cfg: Config) -> Profile:
     claims, client, region, account = _slots(template, cfg, f"{where}.client_id")
     if client:
         raise ConfigError(f"{where}.client_id.template cannot use the client id itself")
-    literal = _SLOT.sub("", template)
-    if literal and not cfg.charset.fullmatch(literal):
+    literal = re.sub(_SLOT, "", template)
+    if literal and not compiled_charset(cfg).fullmatch(literal):
         raise ConfigError(f"{where}.client_id.template has characters outside identity.charset")
     if not template and not wildcard:
         raise ConfigError(f"{where}.client_id: an empty template needs wildcard")

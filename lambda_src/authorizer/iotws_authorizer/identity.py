@@ -15,8 +15,10 @@ import re
 from typing import Any
 
 from iotws_authorizer.config import (
+    ACCOUNT_PATTERN,
     MAX_DOCUMENT_CHARS,
     MAX_DOCUMENTS,
+    REGION_PATTERN,
     SLOT_ACCOUNT,
     SLOT_CLIENT_ID,
     SLOT_PREFIX,
@@ -33,9 +35,8 @@ from iotws_authorizer.errors import (
     Deny,
 )
 
-_FORBIDDEN = re.compile(r'[^\x21-\x7e]|[+#*?/$"\\{}]')
-_ARN_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-_ARN_ACCOUNT = re.compile(r"[0-9]{12}")
+# Never substituted, whatever identity.charset says (with non-printable and non-ASCII).
+_FORBIDDEN = frozenset('+#*?/$"\\{} ')
 
 _arn_cache: dict[str, tuple[str, str]] = {}
 
@@ -49,7 +50,10 @@ def safe_value(value: Any, cfg: Config, max_length: int) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= max_length
-        and _FORBIDDEN.search(value) is None
+        and value.isascii()
+        and value.isprintable()
+        and _FORBIDDEN.isdisjoint(value)
+        and cfg.charset is not None
         and cfg.charset.fullmatch(value) is not None
     )
 
@@ -85,8 +89,8 @@ def region_account(cfg: Config, context: Any) -> tuple[str, str]:
             len(parts) < 7
             or parts[0] != "arn"
             or parts[2] != "lambda"
-            or not _ARN_REGION.fullmatch(parts[3])
-            or not _ARN_ACCOUNT.fullmatch(parts[4])
+            or not re.fullmatch(REGION_PATTERN, parts[3])
+            or not re.fullmatch(ACCOUNT_PATTERN, parts[4])
         ):
             raise Deny(CONFIG_ERROR, "region/account unknown: unexpected function ARN")
         found = (parts[3], parts[4])
