@@ -42,6 +42,9 @@ def lint_result(result: RenderResult) -> list[str]:
 def generate(spec_path: str | Path, out: str | Path, *, lint: bool = True) -> RenderResult:
     spec: Spec = load_spec(spec_path)
     result = render_spec(spec)
+    from iotws.selfcheck import self_check
+
+    self_check(result)
     if lint:
         result.lint = lint_result(result)
     write_tree(Path(out), result.files(), replace_dirs=("policies", "cognito"))

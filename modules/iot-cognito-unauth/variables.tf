@@ -26,7 +26,7 @@ variable "allow_classic_flow" {
 }
 
 variable "guest_policy_json" {
-  description = "IAM policy JSON for guest (unauthenticated) identities, as rendered by `iotws generate` into build/cognito/<profile>.iam.json. Pass it with file(\"${path.root}/build/cognito/guest.iam.json\")."
+  description = "IAM policy JSON for guest (unauthenticated) identities, as rendered by `iotws generate` into build/cognito/<profile>.iam.json. Pass it with file(\"$${path.root}/build/cognito/guest.iam.json\")."
   type        = string
 
   validation {

@@ -56,7 +56,7 @@ locals {
   republish_action_topic = { for t in distinct(flatten([
     for k, r in var.rules : concat(
       [for a in local.actions[k].republish : a.topic],
-      try([local.error_actions[k].republish.topic], []),
+      try(local.error_actions[k].republish != null ? [local.error_actions[k].republish.topic] : [], []),
     )
     ])) : t => (
     startswith(t, "$") && !startswith(t, "$$") && !startswith(t, "$${") ? format("$%s", t) : t

@@ -154,3 +154,28 @@ def test_package_is_reproducible(tmp_path: Path) -> None:
         for info in zf.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert (info.external_attr >> 16) & 0o777 == 0o644
+
+
+def test_self_check_catches_a_wrong_policy() -> None:
+    """The always-on proof must fail when a rendered document is wrong."""
+    from dataclasses import replace
+
+    from iotws.selfcheck import check_profile
+
+    r = render_spec(parse_spec((ROOT / "examples/custom-authorizer/access.yaml").read_text()))
+    user = r.profiles["user"]
+    assert check_profile(r.spec, user) == []
+    # a claim slot replaced by a wildcard: another user's channel becomes reachable
+    leaky = replace(user, documents=[d.replace("${iotws:claim.sub}", "*") for d in user.documents])
+    assert any("another identity" in p for p in check_profile(r.spec, leaky))
+    # a Subscribe rendered on topic/ instead of topicfilter/: the grant is lost
+    wrong = replace(
+        user,
+        documents=[d.replace(":topicfilter/", ":topic/") for d in user.documents],
+    )
+    assert any("iot:Subscribe" in p and "not allowed" in p for p in check_profile(r.spec, wrong))
+    # Connect on client/* : takeover of any client id
+    takeover = replace(
+        user, documents=[d.replace("client/${iotws:client_id}", "client/*") for d in user.documents]
+    )
+    assert any("client id" in p for p in check_profile(r.spec, takeover))

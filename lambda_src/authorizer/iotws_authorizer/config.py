@@ -130,6 +130,7 @@ class Config:
 
 
 _path: str | None = None
+_packaged_only = False
 _cached: Config | ConfigError | None = None
 
 
@@ -137,6 +138,13 @@ def set_path(path: str | None) -> None:
     """Read the configuration from `path` (None: the default lookup). Forgets the cache."""
     global _path, _cached
     _path = path
+    _cached = None
+
+
+def use_packaged_only() -> None:
+    """Ignore IOTWS_CONFIG: read the packaged file (the loader of a zip uses this)."""
+    global _packaged_only, _cached
+    _packaged_only = True
     _cached = None
 
 
@@ -167,7 +175,7 @@ def packaged_path() -> str:
 
 
 def _read() -> Any:
-    path = _path or os.environ.get(CONFIG_ENV) or None
+    path = _path or (None if _packaged_only else os.environ.get(CONFIG_ENV)) or None
     try:
         if path is not None:
             with open(path, "rb") as fh:

@@ -1,0 +1,252 @@
+"""Run the packaged authorizer (`authorizer.zip`) in this process, isolated.
+
+The zip holds `app.py`, the `iotws_authorizer` package and `iotws_config.json` at its
+root: exactly what Lambda runs. `load_authorizer()` imports it with `zipimport` under
+module names that live only in a private namespace: while the authorizer is loaded or
+invoked, its modules are swapped into `sys.modules` (under a process-wide lock) and
+swapped out again afterwards, so two different zips, or the zip and the source tree,
+never see each other's modules or caches.
+
+Used by `iotws invoke-authorizer`, the emulator (DESIGN decision 7) and the benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import sys
+import threading
+import uuid
+import zipfile
+import zipimport
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from iotws.errors import IotwsError
+
+PACKAGE = "iotws_authorizer"
+HANDLER_MODULE = "app"
+CONFIG_NAME = "iotws_config.json"
+DEFAULT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:iotws-authorizer"
+
+_LOCK = threading.RLock()
+
+
+def _owned(name: str) -> bool:
+    return name == HANDLER_MODULE or name == PACKAGE or name.startswith(PACKAGE + ".")
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object the authorizer (and typical code) reads."""
+
+    invoked_function_arn: str = DEFAULT_FUNCTION_ARN
+    function_name: str = "iotws-authorizer"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 128
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/iotws-authorizer"
+    log_stream_name: str = "local"
+    timeout_ms: int = 5000  # IoT Core gives the authorizer 5 seconds (IOT_FACTS section 2)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+class LoadedAuthorizer:
+    """One packaged authorizer, loaded once; `invoke` runs its handler."""
+
+    def __init__(self, zip_path: Path, modules: dict[str, ModuleType], config: dict[str, Any]):
+        self.zip_path = zip_path
+        self.config = config  # the packaged iotws_config.json, as a dict
+        self._modules = modules
+
+    @contextlib.contextmanager
+    def activated(self) -> Iterator[Callable[[dict[str, Any], Any], dict[str, Any]]]:
+        """Swap this authorizer's modules into sys.modules; yields the raw handler.
+
+        Lazy imports inside the authorizer (e.g. a verifier module) resolve to this zip
+        while active. Not re-entrant across different authorizers (one lock per process).
+        """
+        with _LOCK:
+            saved = _swap_in(self._modules)
+            try:
+                handler: Callable[[dict[str, Any], Any], dict[str, Any]] = self._modules[
+                    HANDLER_MODULE
+                ].handler
+                yield handler
+            finally:
+                self._modules.update(_swap_out(saved))
+
+    def invoke(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Run the handler on one event (a fresh LambdaContext when none is given)."""
+        with self.activated() as handler:
+            return handler(event, context if context is not None else LambdaContext())
+
+    def set_secret_override(self, value: bytes | None) -> None:
+        """The authorizer's secrets seam (generator/INTERNALS.md "Secrets seam")."""
+        with self.activated():
+            self._modules[f"{PACKAGE}.secrets"].set_override(value)
+
+    def set_log_sink(self, sink: Callable[[str], None] | None) -> None:
+        """Where the authorizer's decision lines go (None: its stdout)."""
+        with self.activated():
+            self._modules[f"{PACKAGE}.log"].set_sink(sink)
+
+
+def _swap_in(modules: dict[str, ModuleType]) -> dict[str, ModuleType]:
+    """Remove the owned names from sys.modules (returned), then install `modules`."""
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if _owned(name)}
+    sys.modules.update(modules)
+    return saved
+
+
+def _swap_out(saved: dict[str, ModuleType]) -> dict[str, ModuleType]:
+    """Take the owned names out of sys.modules (returned), then restore `saved`."""
+    mine = {name: sys.modules.pop(name) for name in list(sys.modules) if _owned(name)}
+    sys.modules.update(saved)
+    return mine
+
+
+def _check_zip(zip_path: Path) -> dict[str, Any]:
+    if not zip_path.is_file():
+        raise IotwsError(
+            f"{zip_path} does not exist",
+            field="--build",
+            fix="build it: `iotws package --spec access.yaml --out DIR/authorizer.zip`",
+        )
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = set(zf.namelist())
+            missing = [
+                n
+                for n in (f"{HANDLER_MODULE}.py", f"{PACKAGE}/__init__.py", CONFIG_NAME)
+                if n not in names
+            ]
+            if missing:
+                raise IotwsError(
+                    f"{zip_path} is not an authorizer package: missing {', '.join(missing)}",
+                    field="--build",
+                    fix="rebuild it with `iotws package`",
+                )
+            raw = zf.read(CONFIG_NAME)
+    except zipfile.BadZipFile:
+        raise IotwsError(
+            f"{zip_path} is not a zip file", field="--build", fix="rebuild it with `iotws package`"
+        ) from None
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        raise IotwsError(
+            f"{zip_path}: {CONFIG_NAME} is not valid JSON",
+            field="--build",
+            fix="rebuild it with `iotws package`",
+        ) from None
+    if not isinstance(config, dict):
+        raise IotwsError(
+            f"{zip_path}: {CONFIG_NAME} is not a JSON object",
+            field="--build",
+            fix="rebuild it with `iotws package`",
+        )
+    return config
+
+
+def _import_all(importer: zipimport.zipimporter, zip_path: Path) -> None:
+    """Import app.py and every module of the package from the zip (modules go to sys.modules)."""
+    for name in (PACKAGE, HANDLER_MODULE):
+        spec = importer.find_spec(name)
+        if spec is None or spec.loader is None:  # pragma: no cover - checked by _check_zip
+            raise IotwsError(f"{zip_path}: cannot import {name}", field="--build")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        if name == PACKAGE:
+            # Eagerly import the submodules now, while the zip is certainly unchanged.
+            with zipfile.ZipFile(zip_path) as zf:
+                subs = sorted(
+                    n[len(PACKAGE) + 1 : -3]
+                    for n in zf.namelist()
+                    if n.startswith(PACKAGE + "/") and n.endswith(".py") and n.count("/") == 1
+                )
+            for sub in subs:
+                if sub != "__init__":
+                    importlib.import_module(f"{PACKAGE}.{sub}")
+
+
+def load_authorizer(
+    zip_path: str | Path, *, log_sink: Callable[[str], None] | None = None
+) -> LoadedAuthorizer:
+    """Load a packaged authorizer zip; raises IotwsError when it is missing or malformed."""
+    path = Path(zip_path).resolve()
+    config = _check_zip(path)
+    key = str(path)
+    with _LOCK:
+        # zipimport caches a zip's directory per path: forget it, the file may be new.
+        sys.path_importer_cache.pop(key, None)
+        sys.path_importer_cache.pop(f"{key}/{PACKAGE}", None)
+        zipimport._zip_directory_cache.pop(key, None)  # type: ignore[attr-defined]
+        saved = _swap_in({})
+        try:
+            try:
+                _import_all(zipimport.zipimporter(key), path)
+            except IotwsError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any import failure is a bad package
+                raise IotwsError(
+                    f"{path}: the authorizer cannot be imported ({type(exc).__name__}: {exc})",
+                    field="--build",
+                    fix="rebuild it with `iotws package`",
+                ) from None
+        finally:
+            modules = _swap_out(saved)
+    loaded = LoadedAuthorizer(path, modules, config)
+    with loaded.activated():
+        # Always the packaged config, even when IOTWS_CONFIG is set in this process.
+        modules[f"{PACKAGE}.config"].set_path(None)
+        modules[f"{PACKAGE}.config"].use_packaged_only()
+    if log_sink is not None:
+        loaded.set_log_sink(log_sink)
+    return loaded
+
+
+def load_event(path: str | Path) -> dict[str, Any]:
+    """An event JSON file; IotwsError naming the file when it is unreadable or not an object."""
+    event_path = Path(path)
+    try:
+        text = event_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IotwsError(
+            f"cannot read {event_path}: {exc.__class__.__name__}",
+            field="--event",
+            fix="pass a JSON file with an IoT Core custom-authorizer event",
+        ) from None
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise IotwsError(
+            f"{event_path} is not valid JSON ({exc})",
+            field="--event",
+            fix="pass a JSON file with an IoT Core custom-authorizer event",
+        ) from None
+    if not isinstance(event, dict):
+        raise IotwsError(
+            f"{event_path} must hold a JSON object",
+            field="--event",
+            fix='e.g. {"token": "...", "protocolData": {"mqtt": {"clientId": "c1"}}}',
+        )
+    return event
+
+
+def as_test_invoke(response: dict[str, Any]) -> dict[str, Any]:
+    """The response in the shape of `aws iot test-invoke-authorizer` (documents as strings)."""
+    out = dict(response)
+    out["policyDocuments"] = [
+        d if isinstance(d, str) else json.dumps(d, separators=(",", ":"))
+        for d in response.get("policyDocuments", [])
+    ]
+    return out
