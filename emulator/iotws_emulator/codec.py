@@ -461,7 +461,9 @@ def encode(packet: Packet, level: int = 4) -> bytes:
             return b"\xe0\x00"
         if not packet.reason and not packet.properties:
             return b"\xe0\x00"
-        return _frame(DISCONNECT << 4, bytes([packet.reason]) + encode_properties(packet.properties))
+        return _frame(
+            DISCONNECT << 4, bytes([packet.reason]) + encode_properties(packet.properties)
+        )
     if isinstance(packet, Connect):
         return _encode_connect(packet)
     if isinstance(packet, Subscribe):
@@ -542,7 +544,9 @@ def _decode_connect(r: _Reader, flags: int) -> Connect:
         raise ProtocolError("password without user name (MQTT 3.1.1 section 3.1.2.9)", 0x81)
     if r.remaining():
         raise ProtocolError("trailing bytes in CONNECT", 0x81)
-    return Connect(name, level, bool(cflags & 0x02), keep_alive, client_id, username, password, will, props)
+    return Connect(
+        name, level, bool(cflags & 0x02), keep_alive, client_id, username, password, will, props
+    )
 
 
 def decode_packet(first: int, body: bytes, level: int) -> Packet:

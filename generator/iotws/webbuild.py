@@ -34,7 +34,7 @@ ESBUILD_FLAGS = (
     "--format=esm",
     "--platform=browser",
     "--minify",
-    "--target=es2020",
+    "--target=es2022",  # ES modules with top-level await: every current browser
     "--legal-comments=none",
     "--charset=utf8",
     "--log-level=warning",

@@ -12,7 +12,9 @@ data "aws_iot_endpoint" "this" {
 }
 
 locals {
-  function_name  = coalesce(var.function_name, var.name)
+  # Authorizer names may contain = , @ which Lambda, log group and role names do not
+  # allow: the default function name replaces them with "-" and keeps 64 characters.
+  function_name  = coalesce(var.function_name, substr(replace(var.name, "/[^a-zA-Z0-9_-]/", "-"), 0, 64))
   role_name      = coalesce(var.role_name, local.function_name)
   log_group_name = "/aws/lambda/${local.function_name}"
 
@@ -64,13 +66,6 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
-
-  lifecycle {
-    precondition {
-      condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", local.function_name))
-      error_message = "The Lambda function name defaults to the authorizer name, which here is not a valid function name (1-64 of letters, digits, _ and -): set function_name."
-    }
-  }
 
   #checkov:skip=CKV_AWS_117:An authorizer only reads its own secret through public AWS APIs; a VPC would add ENI cold starts against IoT's 5-second budget and NAT costs, with nothing to protect inside it.
   #checkov:skip=CKV_AWS_116:A dead-letter queue only applies to asynchronous invocations; IoT Core invokes the authorizer synchronously and treats any failure as a deny.

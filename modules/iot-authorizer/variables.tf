@@ -97,7 +97,7 @@ variable "lambda_zip_path" {
 }
 
 variable "function_name" {
-  description = "Lambda function name (1-64 of letters, digits, _ and -). null: the authorizer name."
+  description = "Lambda function name (1-64 of letters, digits, _ and -). null: the authorizer name, with characters Lambda does not allow replaced by - and cut to 64."
   type        = string
   default     = null
 

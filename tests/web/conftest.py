@@ -28,9 +28,10 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """The checkout's node_modules; the tests never run npm themselves."""
-    if not (NODE_MODULES / "mqtt" / "dist" / "mqtt.min.js").is_file() or not (
-        NODE_MODULES / ".bin" / "esbuild"
-    ).exists():
+    if (
+        not (NODE_MODULES / "mqtt" / "dist" / "mqtt.min.js").is_file()
+        or not (NODE_MODULES / ".bin" / "esbuild").exists()
+    ):
         pytest.fail(f"{NODE_MODULES} is not installed: run `make web` first (it runs npm ci)")
     return NODE_MODULES
 

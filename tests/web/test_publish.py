@@ -102,9 +102,10 @@ def test_absolute_topic_and_empty_prefix(
     spec = tmp_path / "access.yaml"
     spec.write_text(SPEC.replace("stage: dev\n", 'stage: dev\ntopic_prefix: ""\n'))
     assert publish_module.main(["--spec", str(spec), "--endpoint-url", fake_iot_data.url]) == 0
-    assert publish_module.main(
-        ["--absolute", "--topic", "x/y", "--endpoint-url", fake_iot_data.url]
-    ) == 0
+    assert (
+        publish_module.main(["--absolute", "--topic", "x/y", "--endpoint-url", fake_iot_data.url])
+        == 0
+    )
     paths = [urlsplit(r.path).path for r in fake_iot_data.requests]
     assert paths == ["/topics/server", "/topics/x%2Fy"]
     # The default message is JSON text.
@@ -147,9 +148,7 @@ def test_usage_errors_name_the_flag(
     assert fake_iot_data.requests == []
 
 
-def test_spec_without_prefix_or_app_is_refused(
-    publish_module: ModuleType, tmp_path: Path
-) -> None:
+def test_spec_without_prefix_or_app_is_refused(publish_module: ModuleType, tmp_path: Path) -> None:
     spec = tmp_path / "access.yaml"
     spec.write_text("version: 1\n")
     with pytest.raises(publish_module.UsageError, match="--prefix"):

@@ -204,6 +204,23 @@ run "options" {
   }
 }
 
+run "function_name_derived_from_authorizer_name" {
+  command = plan
+
+  variables {
+    name = "user@example=authorizer,a12345678901234567890123456789012345678901234567890"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.function_name == "user-example-authorizer-a1234567890123456789012345678901234567890"
+    error_message = "Characters Lambda rejects become - and the name is cut to 64 characters."
+  }
+  assert {
+    condition     = aws_iot_authorizer.this.name == "user@example=authorizer,a12345678901234567890123456789012345678901234567890"
+    error_message = "The authorizer keeps its own name."
+  }
+}
+
 run "signing_enabled" {
   command = plan
 

@@ -140,14 +140,6 @@ run "function_name_pattern" {
   expect_failures = [var.function_name]
 }
 
-run "function_name_from_authorizer_name" {
-  command = plan
-  variables {
-    name = "user@example=authorizer"
-  }
-  expect_failures = [aws_lambda_function.this]
-}
-
 run "handler_shape" {
   command = plan
   variables {
