@@ -61,8 +61,8 @@ fmt: venv ## Format Python and Terraform
 
 .PHONY: lint
 lint: venv ## ruff, mypy and terraform fmt -check (checkov runs in the tests)
-	$(VENV)/bin/ruff check generator emulator lambda_src tests
-	$(VENV)/bin/ruff format --check generator emulator lambda_src tests
+	$(VENV)/bin/ruff check generator emulator lambda_src tests examples
+	$(VENV)/bin/ruff format --check generator emulator lambda_src tests examples
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive modules examples
 

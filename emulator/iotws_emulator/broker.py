@@ -40,6 +40,7 @@ from iotws_emulator.policy import ALLOWED, PolicyEngine
 from iotws_emulator.topics import is_wildcard, matches, topic_filter_error, topic_name_error
 
 log = logging.getLogger("iotws.emulator")
+auth_log = logging.getLogger("iotws.emulator.authorizer")
 
 # IOT_FACTS section 4 limits
 MAX_CLIENT_ID_BYTES = 128
@@ -243,6 +244,15 @@ class Session:
         raise RuntimeError("no free packet id")
 
     async def _writer(self) -> None:
+        try:
+            await self._write_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a dead transport ends the session
+            log.debug("writer for %s ended: %r", self.describe(), exc)
+            self.broker.spawn(self.close(CONNECTION_LOST))
+
+    async def _write_loop(self) -> None:
         out = self._out
         clock = self.broker.config.clock
         while True:
@@ -399,7 +409,7 @@ class Session:
             await asyncio.wait_for(self.transport.close(), 3.0)
         if self.connected:
             if self.will is not None and publish_will:
-                await broker.publish_will(self, self.will)
+                broker.publish_will(self, self.will)
             broker.lifecycle(
                 "disconnected",
                 self,
@@ -422,6 +432,22 @@ class Broker:
         self._background: set[asyncio.Task[Any]] = set()
         self._profiles: dict[str, str] = {}
         self.stats = {"connections": 0, "refused": 0, "protocol_errors": 0}
+        for binding in config.authorizers.values():
+            set_sink = getattr(binding.authorizer, "set_log_sink", None)
+            if callable(set_sink):
+                set_sink(self.authorizer_log_line)
+
+    def authorizer_log_line(self, line: str) -> None:
+        """The authorizer's decision line (INTERNALS.md): keep the profile for our log."""
+        auth_log.debug("%s", line)
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(record, dict):
+            cid, profile = record.get("connection_id"), record.get("profile")
+            if isinstance(cid, str) and isinstance(profile, str):
+                self.note_profile(cid, profile)
 
     # ----------------------------------------------------------------- helpers
 
@@ -519,21 +545,22 @@ class Broker:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self.route(Message(topic, body, 1, False, codec.Properties()))
 
-    async def publish_will(self, s: Session, will: codec.Will) -> None:
+    def publish_will(self, s: Session, will: codec.Will) -> None:
+        """Publish the last will of a connection that ended without DISCONNECT, checked
+        against the policy the connection held (it is closing, so no refresh)."""
         if topic_name_error(will.topic) or will.topic.startswith("$"):
             return
-        ok, _ = await s.allowed("iot:Publish", f"topic/{will.topic}", f"will topic={will.topic}")
+        ok, decision = s._check("iot:Publish", f"topic/{will.topic}")
+        if will.retain and ok:
+            ok, decision = s._check("iot:RetainPublish", f"topic/{will.topic}")
         if not ok:
+            log.info("DENY will %s topic=%s: %s", s.describe(), will.topic, decision)
             return
-        msg = Message(
-            will.topic, will.payload, min(will.qos, 1), will.retain, _message_props(will.properties)
-        )
+        props = _message_props(will.properties)
+        msg = Message(will.topic, will.payload, min(will.qos, 1), will.retain, props)
         if will.retain:
-            retain_ok, _ = await s.allowed(
-                "iot:RetainPublish", f"topic/{will.topic}", f"will topic={will.topic}"
-            )
-            if retain_ok:
-                self._store_retained(msg)
+            self._store_retained(msg)
+        log.info("PUBLISH will %s topic=%s", s.describe(), will.topic)
         self.route(msg, None)
 
     def _store_retained(self, msg: Message) -> None:

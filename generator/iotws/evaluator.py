@@ -500,8 +500,10 @@ class _Statement:
         for op, block in view.conditions.items():
             base, qualifier, if_exists = _split_operator(op, f"{where}.Condition")
             for key, values in block.items():
-                tokens = tuple(tuple(_tokenize(v, f"{where}.Condition.{op}.{key}")) for v in values)
-                conditions.append(_Condition(op, base, qualifier, if_exists, key, tokens))
+                value_tokens = tuple(
+                    tuple(_tokenize(v, f"{where}.Condition.{op}.{key}")) for v in values
+                )
+                conditions.append(_Condition(op, base, qualifier, if_exists, key, value_tokens))
         self.conditions = tuple(conditions)
 
     def applies_to_action(self, action: str) -> bool:
@@ -583,8 +585,8 @@ def _as_str_list(value: Any, where: str, what: str) -> tuple[str, ...]:
 
 def _variables_of(strings: Iterable[str], where: str) -> set[str]:
     names: set[str] = set()
-    for s in strings:
-        names.update(text for kind, text in _tokenize(s, where) if kind == _VAR)
+    for idx, s in enumerate(strings):
+        names.update(text for kind, text in _tokenize(s, f"{where}[{idx}]") if kind == _VAR)
     return names
 
 
@@ -685,9 +687,9 @@ def _parse_statement(raw: Any, doc: int, idx: int) -> StatementView:
                 keys[key] = tuple(out)
             conditions[op] = keys
     var_names = _variables_of(resources, f"{where}.{res_key}")
-    for block in conditions.values():
-        for vals_t in block.values():
-            var_names |= _variables_of(vals_t, f"{where}.Condition")
+    for op, block in conditions.items():
+        for key, vals_t in block.items():
+            var_names |= _variables_of(vals_t, f"{where}.Condition.{op}.{key}")
     return StatementView(
         document=doc,
         statement=idx,
@@ -731,7 +733,7 @@ def parse_document(raw: Any, doc: int) -> list[StatementView]:
             fix="a policy document has Version and Statement",
         )
     version = raw.get("Version")
-    if version is not None and version not in _VERSIONS:
+    if version is not None and (not isinstance(version, str) or version not in _VERSIONS):
         raise PolicyError(
             f"unknown policy Version {json.dumps(version)}",
             field=f"{where}.Version",

@@ -2,27 +2,29 @@
 
 Findings have stable ids; never renumber them, add new ones at the end.
 
-| id | severity | finding |
-|---|---|---|
-| IOTWS001 | error | the document is not a valid policy (the evaluator refuses it) |
-| IOTWS002 | error | `iot:Subscribe` on a `topic/` resource: Subscribe is checked against `topicfilter/` |
-| IOTWS003 | error | Publish/Receive/RetainPublish/GetRetainedMessage on `topicfilter/`: they are checked against `topic/` |
-| IOTWS004 | warning | Subscribe allowed on a filter whose messages `iot:Receive` does not allow: nothing is delivered |
-| IOTWS005 | warning | `+` or `#` in a `topic/` resource: literal in policies, never part of a topic name |
-| IOTWS006 | error | `iot:Connect` on `*`, `client/*` or `client/${iot:ClientId}` (any client id: client-id takeover); warning for a partial wildcard |
-| IOTWS007 | error | `${iot:ClientId}` in a resource while Connect does not bind client ids (id `+`/`#` injection) |
-| IOTWS008 | error | `iot:*` or `*` action in an Allow |
-| IOTWS009 | warning | `Resource: "*"` in an Allow |
-| IOTWS010 | error | a document over 2,048 characters, measured compact and without white space |
-| IOTWS011 | error | more than 10 documents |
-| IOTWS012 | error | Deny on Subscribe while Receive stays allowed: messages still arrive through a wider filter |
-| IOTWS013 | warning | Publish allowed on a reserved `$aws/` topic |
-| IOTWS014 | error | the ARN's region or account differs from the expected one (warning for a wildcard) |
-| IOTWS015 | error | the resource is not an IoT ARN (`arn:aws:iot:REGION:ACCOUNT:TYPE/NAME`): it never matches |
-| IOTWS016 | warning | unknown policy variable: it never resolves, so the statement never applies |
-| IOTWS017 | info | `NotAction`: not documented for IoT policies (unverified) |
-| IOTWS018 | warning | the document fits 2,048 only without white space: whether white space counts is unverified |
-| IOTWS019 | info | `+` or `#` in a `topicfilter/` resource: grants only that literal filter |
+id        severity  finding
+--------  --------  ------------------------------------------------------------------
+IOTWS001  error     not a valid policy document (the evaluator refuses it)
+IOTWS002  error     iot:Subscribe on a topic/ resource (checked against topicfilter/)
+IOTWS003  error     Publish/Receive/RetainPublish/GetRetainedMessage on topicfilter/
+IOTWS004  warning   Subscribe allowed but Receive not allowed on its topics
+IOTWS005  warning   + or # in a topic/ resource (literal; never in a topic name)
+IOTWS006  error     Connect on *, client/* or client/${iot:ClientId}: client-id
+                    takeover (warning for a partial wildcard such as client/anon-*)
+IOTWS007  error     ${iot:ClientId} in a resource while Connect does not bind client
+                    ids: an id of + or # injects a wildcard
+IOTWS008  error     iot:* or * action in an Allow
+IOTWS009  warning   Resource "*" in an Allow
+IOTWS010  error     document over 2,048 characters (compact, without white space)
+IOTWS011  error     more than 10 documents
+IOTWS012  error     Deny on Subscribe while Receive stays allowed (the receive leak)
+IOTWS013  warning   Publish allowed on a reserved $aws/ topic
+IOTWS014  error     region or account differs from the expected one (warning: wildcard)
+IOTWS015  error     not an IoT ARN (arn:aws:iot:REGION:ACCOUNT:TYPE/NAME): never matches
+IOTWS016  warning   unknown policy variable: never resolves, the statement never applies
+IOTWS017  info      NotAction: not documented for IoT policies (unverified)
+IOTWS018  warning   fits 2,048 only without white space (whether it counts: unverified)
+IOTWS019  info      + or # in a topicfilter/ resource: grants only that literal filter
 
 Our own slots (`${iotws:client_id}`, `${iotws:claim.NAME}`, `${iotws:region}`,
 `${iotws:account}`, INTERNALS.md) are legitimate in documents checked before run-time
@@ -194,7 +196,9 @@ def _sample(text: str, values: Mapping[str, str]) -> str:
     return "".join(result)
 
 
-def _sample_topic_for_filter(arn: _Arn, values: Mapping[str, str], region: str, account: str) -> str:
+def _sample_topic_for_filter(
+    arn: _Arn, values: Mapping[str, str], region: str, account: str
+) -> str:
     region_s = region if _has_wildcard(arn.region) else _sample(arn.region, values)
     account_s = account if _has_wildcard(arn.account) else _sample(arn.account, values)
     name = _sample(arn.name, values)
@@ -256,7 +260,11 @@ def _statement_findings(
             "treats it as in IAM",
             "list the allowed actions in Action instead",
         )
-    if allow and not view.not_action and any(a == "*" or a.lower() == "iot:*" for a in view.actions):
+    if (
+        allow
+        and not view.not_action
+        and any(a == "*" or a.lower() == "iot:*" for a in view.actions)
+    ):
         add(
             "IOTWS008",
             "error",
@@ -284,9 +292,10 @@ def _statement_findings(
     for r in view.resources:
         if r == "*":
             if allow and not view.not_resource:
-                only_list = all(
-                    a.lower() == "iot:listretainedmessages" for a in view.actions
-                ) and not view.not_action
+                only_list = (
+                    all(a.lower() == "iot:listretainedmessages" for a in view.actions)
+                    and not view.not_action
+                )
                 if _covers(view, "iot:Connect"):
                     add(
                         "IOTWS006",
@@ -389,8 +398,10 @@ def _statement_findings(
                 )
     if not view.not_resource:
         types = [a.rtype for a in (_parse_arn(r) for r in view.resources) if a is not None]
-        if _names(view, "iot:Subscribe") and "topic" in types and not any(
-            glob_match(t, "topicfilter") for t in types
+        if (
+            _names(view, "iot:Subscribe")
+            and "topic" in types
+            and not any(glob_match(t, "topicfilter") for t in types)
         ):
             add(
                 "IOTWS002",
@@ -400,8 +411,10 @@ def _statement_findings(
                 "write the resource as topicfilter/...",
             )
         for action in _TOPIC_ACTIONS:
-            if _names(view, action) and "topicfilter" in types and not any(
-                glob_match(t, "topic") for t in types
+            if (
+                _names(view, action)
+                and "topicfilter" in types
+                and not any(glob_match(t, "topic") for t in types)
             ):
                 add(
                     "IOTWS003",

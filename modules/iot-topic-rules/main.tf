@@ -256,7 +256,7 @@ resource "aws_iot_topic_rule" "this" {
   lifecycle {
     precondition {
       condition     = length(local.rule_names[each.key]) <= 128
-      error_message = "Rule name \"${local.rule_names[each.key]}\" is ${length(local.rule_names[each.key])} characters; IoT allows at most 128 (IOT_FACTS section 7). Shorten name_prefix or the rule key."
+      error_message = "Rule name \"${local.rule_names[each.key]}\" is ${length(local.rule_names[each.key])} characters; IoT allows at most 128. Shorten name_prefix or the rule key."
     }
   }
 

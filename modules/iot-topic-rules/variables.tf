@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of every rule name, joined to the rule key with `_` (e.g. `demo_dev` gives `demo_dev_chat_message`). Letters, digits and underscores only: IoT rule names allow no hyphens (IOT_FACTS section 7). The IoT endpoint is shared by every app and stage of an account and region, so use app and stage here. Empty for no prefix."
+  description = "Prefix of every rule name, joined to the rule key with `_` (e.g. `demo_dev` gives `demo_dev_chat_message`). Letters, digits and underscores only: IoT rule names allow no hyphens. The IoT endpoint is shared by every app and stage of an account and region, so use app and stage here. Empty for no prefix."
   type        = string
 
   validation {
@@ -17,7 +17,7 @@ variable "rules" {
     `cloudwatch_logs` (lists, so a rule may use several of a kind), plus an optional
     `error_action` with exactly one target (without it the rule uses the module-wide error log
     group, see `error_log_group`). Republish topics are written as the real topic
-    (`$aws/...`); the module doubles the leading `$` in the action (IOT_FACTS section 7).
+    (`$aws/...`); the module doubles the leading `$` in the action, as IoT requires.
     Every rule gets its own IAM role, allowed only the actions and resources it uses, and
     every Lambda target a permission bound to the rule's ARN and this account.
   EOT
@@ -109,7 +109,7 @@ variable "rules" {
 
   validation {
     condition     = alltrue([for k in keys(var.rules) : can(regex("^[a-zA-Z0-9_]{1,128}$", k))])
-    error_message = "Rule keys become rule names and may use only letters, digits and underscores (1..128; IoT rule names allow no hyphens, IOT_FACTS section 7). Rename: ${join(", ", [for k in keys(var.rules) : "\"${k}\" -> \"${replace(k, "/[^a-zA-Z0-9_]/", "_")}\"" if !can(regex("^[a-zA-Z0-9_]{1,128}$", k))])}."
+    error_message = "Rule keys become rule names and may use only letters, digits and underscores (1..128; IoT rule names allow no hyphens). Rename: ${join(", ", [for k in keys(var.rules) : "\"${k}\" -> \"${replace(k, "/[^a-zA-Z0-9_]/", "_")}\"" if !can(regex("^[a-zA-Z0-9_]{1,128}$", k))])}."
   }
 
   validation {
@@ -183,7 +183,7 @@ variable "rules" {
 }
 
 variable "error_log_group" {
-  description = "Module-wide default error action: every rule without its own `error_action` sends its failures (one JSON message per failure, IOT_FACTS section 7) to this CloudWatch log group. `enabled = false` leaves such rules without an error action; `create = false` uses an existing group named `name`. Default name: `/iotws/<name_prefix>/rule-errors`."
+  description = "Module-wide default error action: every rule without its own `error_action` sends its failures (one JSON message per failure) to this CloudWatch log group. `enabled = false` leaves such rules without an error action; `create = false` uses an existing group named `name`. Default name: `/iotws/<name_prefix>/rule-errors`."
   type = object({
     enabled           = optional(bool, true)
     create            = optional(bool, true)

@@ -1,4 +1,4 @@
-"""examples/custom-authorizer/scripts/publish.py against a local stand-in for IoT's data endpoint."""
+"""The example's scripts/publish.py against a local stand-in for IoT's data endpoint."""
 
 from __future__ import annotations
 

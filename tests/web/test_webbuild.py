@@ -1,4 +1,4 @@
-"""`python -m iotws.webbuild`: vendored MQTT.js and deterministic esbuild bundles per example page."""
+"""`python -m iotws.webbuild`: vendored MQTT.js and deterministic esbuild bundles per page."""
 
 from __future__ import annotations
 

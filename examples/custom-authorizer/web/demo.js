@@ -296,7 +296,10 @@
     });
   }
 
-  function closedReason() {
+  function closedReason(authRefused) {
+    if (authRefused) {
+      return "the server refused the connection (CONNACK not authorized): the authorizer denied the token or the client id";
+    }
     if (!everConnected) {
       return "the server closed the connection before CONNACK: the authorizer denied it or the URL is wrong";
     }
@@ -408,7 +411,7 @@
         }
       });
       renderSubscriptions();
-      addError("closed", closedReason(), lastAction ? lastAction.topic : null);
+      addError("closed", closedReason(authRefused), lastAction ? lastAction.topic : null);
       lastAction = null;
       if (cfg.reconnect === "0" || authRefused) {
         setState("closed", authRefused ? "not authorized" : "");

@@ -61,27 +61,18 @@ def _documents_of(profile: Any) -> list[Any]:
 
 def lint_spec(path: str, region: str | None, account: str | None) -> list[Finding]:
     """Render `path` with the generator and lint each profile's documents."""
-    from iotws import render, spec  # the lead's generator (imported lazily)
+    from iotws.render import render_spec  # the generator (imported lazily: heavier)
+    from iotws.spec import load_spec
 
-    loaded = spec.load_spec(path)  # type: ignore[attr-defined,unused-ignore]
-    result = render.render_spec(loaded)  # type: ignore[attr-defined,unused-ignore]
-    aws = _get(loaded, "aws")
-    if region is None and aws is not None:
-        region = _get(aws, "region")
-    if account is None and aws is not None:
-        account = _get(aws, "account")
-    profiles = _get(result, "profiles")
-    if not isinstance(profiles, Mapping):
-        raise IotwsError(
-            "the rendered spec exposes no profiles",
-            field="--spec",
-            fix="report this: iotws.render.render_spec must expose profiles",
-        )
+    spec = load_spec(path)
+    result = render_spec(spec)
+    region = region if region is not None else spec.region
+    account = account if account is not None else spec.account
     findings: list[Finding] = []
-    for name in sorted(profiles):
+    for name in sorted(result.profiles):
         findings.extend(
             lint_documents(
-                _documents_of(profiles[name]), region=region, account=account, source=name
+                _documents_of(result.profiles[name]), region=region, account=account, source=name
             )
         )
     return findings

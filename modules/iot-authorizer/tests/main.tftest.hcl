@@ -212,7 +212,7 @@ run "function_name_derived_from_authorizer_name" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.function_name == "user-example-authorizer-a1234567890123456789012345678901234567890"
+    condition     = aws_lambda_function.this.function_name == "user-example-authorizer-a123456789012345678901234567890123456789"
     error_message = "Characters Lambda rejects become - and the name is cut to 64 characters."
   }
   assert {

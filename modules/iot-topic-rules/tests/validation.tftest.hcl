@@ -228,9 +228,9 @@ run "account_id_not_12_digits" {
 run "rule_name_longer_than_128" {
   command = plan
   variables {
-    name_prefix = "p_0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+    name_prefix = "p_012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" # 90
     rules = {
-      key_0123456789012345678901234567890 = {
+      key_012345678901234567890123456789012345 = { # 40: the name is 131
         sql    = "SELECT * FROM 'demo/dev/a'"
         lambda = [{ function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f" }]
       }

@@ -1,0 +1,268 @@
+"""Presence backend: who is online, kept in DynamoDB from IoT lifecycle events.
+
+Handler `app.handler`; stdlib + boto3 only. Fed by the rule
+`SELECT * FROM '$aws/events/presence/+/+'` (IOT_FACTS section 5).
+
+Lifecycle events may arrive out of order or twice, and a disconnect may arrive before the
+connect of the same connection; connect and disconnect of one connection share
+`versionNumber` (IOT_FACTS section 5). So every event gets an order key
+
+    (versionNumber, rank, timestamp)     rank: connected = 0, disconnected = 1
+
+and the item of a client id keeps the state of the *greatest* key seen, written with a
+conditional update that only succeeds for a strictly greater key. Consequences:
+
+- a duplicate has an equal key: the condition fails, nothing changes, nothing is published;
+- a disconnect beats the connect of the same connection whatever the arrival order or
+  timestamps (a connection that has ended stays ended);
+- a newer connection (higher versionNumber) beats everything of an older one;
+- the final item is the maximum of the events seen, so any permutation or duplication of a
+  set of events ends in the same state as the in-order sequence.
+
+Assumption (AWS says to order by `versionNumber`, not that it never resets): version numbers
+of one client id grow with each new connection. Offline items expire (DynamoDB TTL
+`expires_at`, OFFLINE_TTL_SECONDS) so the table does not grow forever; a duplicate that arrives
+after that would be taken as new.
+
+A change of the online flag is published, retained, to `<prefix>/presence` with the list of
+online client ids (a sparse index holds only online clients), so a page that subscribes
+later gets the current list at once. Events whose flag does not change publish nothing.
+
+Failure policy: a DynamoDB error raises, so Lambda's async retry runs the event again (safe:
+the update is idempotent). A failed publish is logged, not raised: the state is stored, and
+the next change publishes a complete list again.
+
+Environment: `TABLE_NAME`, `TOPIC_PREFIX`, `IOT_DATA_ENDPOINT` (IOT_FACTS section 8),
+optional `ONLINE_INDEX` (default `online`), optional `CLIENT_ID_PATTERN` (a regular
+expression; events of other client ids are ignored: the lifecycle topics carry every client
+of the account and region, not only this app's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import unicodedata
+from typing import Any
+
+RANKS = {"connected": 0, "disconnected": 1}
+MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
+MAX_LISTED = 500  # online ids in one presence message; the payload stays far below 128 KB
+OFFLINE_TTL_SECONDS = 7 * 24 * 3600
+ONLINE_KEY = "online"
+
+_clients: dict[str, Any] = {}
+
+
+def _client(name: str) -> Any:
+    """boto3 clients, created on first use (no import-time side effects)."""
+    if name not in _clients:
+        import boto3
+
+        if name == "iot-data":
+            _clients[name] = boto3.client("iot-data", endpoint_url=_endpoint_url())
+        else:
+            _clients[name] = boto3.client(name)
+    return _clients[name]
+
+
+def set_client(name: str, client: Any) -> None:
+    """Seam for tests: replace a cached client ("dynamodb" or "iot-data")."""
+    _clients[name] = client
+
+
+def reset_clients() -> None:
+    _clients.clear()
+
+
+def _endpoint_url() -> str | None:
+    endpoint = os.environ.get("IOT_DATA_ENDPOINT", "").strip()
+    if not endpoint:
+        return None
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
+def _log(record: dict[str, Any]) -> None:
+    print(json.dumps({"function": "presence", **record}, sort_keys=True))
+
+
+class Ignored(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _non_negative_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Ignored(f"{name}_invalid")
+    return value
+
+
+def parse_event(event: object) -> dict[str, Any]:
+    """The fields this function uses, checked; raises Ignored for anything else."""
+    if not isinstance(event, dict):
+        raise Ignored("event_not_an_object")
+    event_type = event.get("eventType")
+    if event_type not in RANKS:
+        # connect_failed, subscribed, unsubscribed: not presence changes.
+        raise Ignored("event_type_not_presence")
+    client_id = event.get("clientId")
+    if (
+        not isinstance(client_id, str)
+        or not client_id
+        or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in client_id)
+        or len(client_id.encode("utf-8")) > MAX_CLIENT_ID_BYTES
+    ):
+        raise Ignored("client_id_invalid")
+    pattern = os.environ.get("CLIENT_ID_PATTERN")
+    if pattern and not re.fullmatch(pattern, client_id):
+        raise Ignored("client_id_not_this_app")
+    parsed: dict[str, Any] = {
+        "client_id": client_id,
+        "online": event_type == "connected",
+        "version": _non_negative_int(event.get("versionNumber"), "version_number"),
+        "rank": RANKS[event_type],
+        "ts": _non_negative_int(event.get("timestamp"), "timestamp"),
+    }
+    reason = event.get("disconnectReason")
+    if isinstance(reason, str) and len(reason) <= 64:
+        parsed["disconnect_reason"] = reason
+    return parsed
+
+
+def store(table: str, ev: dict[str, Any], now: float) -> dict[str, Any] | None:
+    """Write the event if its order key is greater than the stored one.
+
+    Returns the previous item (possibly `{}`) when the write happened, None when the event was
+    stale or a duplicate.
+    """
+    names = {"#v": "version", "#r": "rank", "#t": "event_ts", "#o": "online"}
+    values: dict[str, Any] = {
+        ":v": {"N": str(ev["version"])},
+        ":r": {"N": str(ev["rank"])},
+        ":t": {"N": str(ev["ts"])},
+        ":o": {"BOOL": ev["online"]},
+        ":u": {"N": str(int(now * 1000))},
+    }
+    sets = ["#v = :v", "#r = :r", "#t = :t", "#o = :o", "updated_at = :u"]
+    removes = []
+    if ev["online"]:
+        # Only online items carry the index key: the index lists exactly who is online.
+        names["#k"] = "online_key"
+        values[":k"] = {"S": ONLINE_KEY}
+        sets.append("#k = :k")
+        removes += ["expires_at", "disconnect_reason"]
+    else:
+        values[":e"] = {"N": str(int(now) + OFFLINE_TTL_SECONDS)}
+        sets.append("expires_at = :e")
+        removes.append("online_key")
+        if "disconnect_reason" in ev:
+            values[":d"] = {"S": ev["disconnect_reason"]}
+            sets.append("disconnect_reason = :d")
+        else:
+            removes.append("disconnect_reason")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    condition = (
+        "attribute_not_exists(#v) OR #v < :v"
+        " OR (#v = :v AND #r < :r)"
+        " OR (#v = :v AND #r = :r AND #t < :t)"
+    )
+    ddb = _client("dynamodb")
+    try:
+        response = ddb.update_item(
+            TableName=table,
+            Key={"client_id": {"S": ev["client_id"]}},
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return None
+    old: dict[str, Any] = response.get("Attributes", {})
+    return old
+
+
+def online_clients(table: str, index: str) -> tuple[list[str], bool]:
+    """Client ids in the sparse online index, at most MAX_LISTED; and whether truncated."""
+    ddb = _client("dynamodb")
+    found: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "online_key = :k",
+        "ExpressionAttributeValues": {":k": {"S": ONLINE_KEY}},
+        "ProjectionExpression": "client_id",
+    }
+    while True:
+        page = ddb.query(**kwargs)
+        found += [item["client_id"]["S"] for item in page.get("Items", [])]
+        if len(found) > MAX_LISTED:
+            return sorted(found)[:MAX_LISTED], True
+        if "LastEvaluatedKey" not in page:
+            return sorted(found), False
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def presence_topic(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{prefix}/presence" if prefix else "presence"
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lifecycle event in; DynamoDB updated; a retained presence message when the flag changed."""
+    try:
+        ev = parse_event(event)
+    except Ignored as exc:
+        _log({"status": "ignored", "reason": exc.reason})
+        return {"status": "ignored", "reason": exc.reason}
+
+    table = os.environ["TABLE_NAME"]
+    old = store(table, ev, time.time())
+    if old is None:
+        _log({"status": "stale", "client_id": ev["client_id"], "version": ev["version"]})
+        return {"status": "stale", "client_id": ev["client_id"]}
+
+    was_online = bool(old.get("online", {}).get("BOOL", False))
+    if was_online == ev["online"]:
+        _log({"status": "unchanged", "client_id": ev["client_id"], "online": ev["online"]})
+        return {"status": "unchanged", "client_id": ev["client_id"], "online": ev["online"]}
+
+    # The index is eventually consistent: make sure this change is reflected in the list.
+    ids, truncated = online_clients(table, os.environ.get("ONLINE_INDEX", "online"))
+    listed = set(ids)
+    if ev["online"]:
+        listed.add(ev["client_id"])
+    else:
+        listed.discard(ev["client_id"])
+    message = {
+        "type": "presence",
+        "change": {"client_id": ev["client_id"], "online": ev["online"], "ts": ev["ts"]},
+        "online": sorted(listed),
+        "truncated": truncated,
+    }
+    topic = presence_topic(os.environ.get("TOPIC_PREFIX", ""))
+    import botocore.exceptions
+
+    try:
+        _client("iot-data").publish(
+            topic=topic,
+            qos=1,
+            retain=True,
+            payload=json.dumps(message, separators=(",", ":")).encode("utf-8"),
+        )
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        _log(
+            {"status": "publish_failed", "client_id": ev["client_id"], "error": type(exc).__name__}
+        )
+        return {"status": "publish_failed", "client_id": ev["client_id"], "online": ev["online"]}
+    _log({"status": "changed", "client_id": ev["client_id"], "online": ev["online"]})
+    return {
+        "status": "changed",
+        "client_id": ev["client_id"],
+        "online": ev["online"],
+        "topic": topic,
+    }
