@@ -650,6 +650,9 @@ class Broker:
             async with asyncio.timeout(self.config.connect_timeout):
                 while not pending:
                     data = await it.__anext__()
+                    if data and not decoder.pending() and data[0] != 0x10:
+                        # Not a CONNECT: no need to wait for a length that may never come.
+                        raise codec.ProtocolError("first packet is not CONNECT")
                     pending.extend(decoder.feed(data))
         except (StopAsyncIteration, TimeoutError):
             log.info("CLOSE %s: no CONNECT received", s.describe())

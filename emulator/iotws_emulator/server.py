@@ -37,6 +37,7 @@ from iotws_emulator.broker import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, Broker, E
 log = logging.getLogger("iotws.emulator")
 
 MAX_HTTP_HEAD = 16 * 1024
+LISTEN_BACKLOG = 2048  # bursts of connects (page reloads, load tests) are not dropped
 _OWN_METHODS = (b"POST ", b"OPTIONS ", b"PUT ", b"DELETE ", b"PATCH ", b"HEAD ")
 
 
@@ -204,11 +205,12 @@ class Emulator:
             close_timeout=2,
             open_timeout=10,
             server_header="iotws-emulator",
+            backlog=LISTEN_BACKLOG,
         )
         self.port = self._ws_server.sockets[0].getsockname()[1]
         if self.tcp_port is not None:
             self._tcp_server = await asyncio.start_server(
-                self._tcp_handler, self.host, self.tcp_port, limit=65_536
+                self._tcp_handler, self.host, self.tcp_port, limit=65_536, backlog=LISTEN_BACKLOG
             )
             self.tcp_port = self._tcp_server.sockets[0].getsockname()[1]
 

@@ -26,10 +26,7 @@ def lint_result(result: RenderResult) -> list[str]:
             prof.document_dicts(), region=spec.region, account=spec.account, source=name
         )
         for f in findings:
-            lines.append(
-                f"{f.severity.upper()} {f.id} profile {name} doc[{f.document}] "
-                f"stmt[{f.statement}]: {f.message} (fix: {f.fix})"
-            )
+            lines.append(f"profile {name}: {f.render()}")
             errors += f.severity == "error"
     if errors:
         raise LintFailed(

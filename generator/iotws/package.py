@@ -69,6 +69,12 @@ def write_atomic(out: Path, data: bytes) -> None:
 
 def authorizer_zip_bytes(spec_path: str | Path) -> bytes:
     spec = load_spec(spec_path)
+    if not spec.has_authorizer:
+        raise IotwsError(
+            "this spec has no authorizer section, so there is no authorizer to package",
+            field="authorizer",
+            fix="Cognito-only specs need no Lambda: run iotws generate and terraform apply",
+        )
     result = render_spec(spec)
     config = json.dumps(
         result.authorizer_config, indent=None, sort_keys=True, separators=(",", ":")

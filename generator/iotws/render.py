@@ -82,7 +82,8 @@ class RenderResult:
             for i, doc in enumerate(prof.documents, start=1):
                 pretty = json.dumps(json.loads(doc), indent=2, ensure_ascii=False)
                 out[f"policies/{name}/policy-{i:02d}.json"] = (pretty + "\n").encode()
-        out["authorizer/config.json"] = dump_json(self.authorizer_config)
+        if self.spec.has_authorizer:
+            out["authorizer/config.json"] = dump_json(self.authorizer_config)
         out["client/config.json"] = dump_json(self.client_config)
         out["report.json"] = dump_json(self.report)
         out.update(self.extra_files)
@@ -395,5 +396,5 @@ def _render_cognito(spec: Spec, result: RenderResult) -> None:
         )
         policy = rendered if isinstance(rendered, dict) else rendered.policy
         result.extra_files[f"cognito/{name}.iam.json"] = dump_json(policy)
-        cog[name] = {"widenings": getattr(rendered, "widenings", [])}
+        cog[name] = rendered.report() if hasattr(rendered, "report") else {}
     result.report["cognito"] = cog

@@ -33,6 +33,8 @@ PLACEHOLDER_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 BUILTIN_CLIENT_ID = "client_id"
 BUILTIN_IDENTITY_ID = "identity_id"
 TOKEN_SOURCES = ("token", "header", "query", "password", "username")
+# Internal mode of a spec without an `authorizer:` section (Cognito-only specs).
+NO_AUTHORIZER = "none"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,10 @@ class Spec:
     cognito: CognitoSpec | None
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def has_authorizer(self) -> bool:
+        return self.authorizer.mode != NO_AUTHORIZER
 
     def authorizer_profiles(self) -> list[str]:
         """Profiles the authorizer can hand out (public fallback and token selection)."""
@@ -278,7 +284,7 @@ def _build(d: dict[str, Any], source: str) -> Spec:
         name: int((c or {}).get("max_length", DEFAULT_CLAIM_MAX_LENGTH))
         for name, c in (d.get("claims") or {}).items()
     }
-    a = d["authorizer"]
+    a = d.get("authorizer") or {"mode": NO_AUTHORIZER}
     token = a.get("token") or {}
     session = a.get("session") or {}
     hs = a.get("hs256")
@@ -382,7 +388,17 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
                 )
             )
     # modes
-    if a.mode == "public":
+    if a.mode == NO_AUTHORIZER:
+        if not spec.cognito:
+            errs.append(
+                IotwsError(
+                    "is required unless the spec has a cognito section",
+                    field="authorizer",
+                    fix="add authorizer: {mode: public, public: {profile: guest}} or a cognito: "
+                    "section",
+                )
+            )
+    elif a.mode == "public":
         if not a.public_profile:
             errs.append(
                 IotwsError(
@@ -572,6 +588,15 @@ def _client_id_errors(
     if errs:
         return errs
     body = rule[:-1] if rule.endswith("*") else rule
+    if profile in spec.cognito_profiles() and rule.count("{" + BUILTIN_IDENTITY_ID + "}") != 1:
+        errs.append(
+            IotwsError(
+                "a Cognito profile's client id must contain {identity_id} exactly once, so no "
+                "guest can take over another's connection",
+                field=fld,
+                fix="write e.g. {identity_id} or guest-{identity_id}",
+            )
+        )
     if "*" in body:
         errs.append(
             IotwsError(

@@ -342,3 +342,54 @@ def test_principal_id_is_a_hash_never_the_user_name(
     assert other["principalId"] != principal
     again = authorizer(event("mqtt_token_field.json", mint()))
     assert again["principalId"] == principal  # same subject and profile: same principal
+
+
+# ------------------------------------------------------------------ defence in depth
+
+
+@pytest.mark.parametrize("sub", ["+", "#", "*", "a/b", "$x", '"', "\\", "{x}", "a b", "é", "\x7f"])
+def test_fixed_guard_holds_even_with_a_permissive_charset(
+    make_authorizer: Any,
+    config: dict[str, Any],
+    mint: Callable[..., str],
+    simple: Any,
+    valid: Any,
+    sub: str,
+) -> None:
+    # GIVEN a (buggy) configuration whose identity charset accepts anything
+    config["identity"]["charset"] = "(?s:.+)"
+    authorizer = make_authorizer(config)
+    # THEN wildcards, `$`, JSON escapes, slot syntax and non-ASCII are still refused
+    valid(authorizer(simple(mint(sub=sub), client_id=f"{sub}-1")), allowed=False)
+    assert authorizer.reason == "bad_identity"
+    valid(authorizer(simple(mint(), client_id=f"alice-{sub}")), allowed=False)
+    assert authorizer.reason == "bad_client_id"
+
+
+def test_charset_is_a_full_match_not_a_search(
+    authorizer: Any, mint: Callable[..., str], simple: Any, valid: Any
+) -> None:
+    # "^...$" would accept a trailing newline with re.match/search; fullmatch does not.
+    valid(authorizer(simple(mint(sub="alice\n"), client_id="alice-1")), allowed=False)
+    assert authorizer.reason == "bad_identity"
+
+
+def test_unfilled_slot_is_a_deny() -> None:
+    from iotws_authorizer import identity
+    from iotws_authorizer.errors import Deny
+
+    with pytest.raises(Deny) as err:
+        identity.fill_text('{"a":"${iotws:claim.sub}"}', {"${iotws:client_id}": "c"})
+    assert err.value.reason == "config_error"
+
+
+def test_declared_claims_are_checked_even_when_the_profile_does_not_use_them(
+    make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
+) -> None:
+    # GIVEN the admin profile, whose documents do not use {sub}
+    config["profiles"]["admin"]["client_id"] = {"template": "admin-", "wildcard": True}
+    authorizer = make_authorizer(config)
+    # THEN a hostile declared claim is still a deny, an absent one is fine
+    valid(authorizer(simple(mint(sub="+", role="admin"), client_id="admin-1")), allowed=False)
+    assert authorizer.reason == "bad_identity"
+    valid(authorizer(simple(mint(sub=None, role="admin"), client_id="admin-1")), allowed=True)

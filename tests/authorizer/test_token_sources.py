@@ -270,3 +270,19 @@ def test_token_at_exactly_max_length_is_parsed(
     assert authorizer.reason == "malformed_token"  # parsed (and refused), not too long
     valid(authorizer(simple("a" * 301)), allowed=False)
     assert authorizer.reason == "token_too_long"
+
+
+@pytest.mark.parametrize(
+    "ev",
+    [{}, {"protocolData": {}}, {"protocolData": {"mqtt": {}}}, {"protocolData": {"http": {}}}],
+    ids=["empty", "no protocols", "mqtt without client id", "http only"],
+)
+def test_missing_fields_are_denied(authorizer: Any, valid: Any, ev: dict[str, Any]) -> None:
+    valid(authorizer(ev), allowed=False)
+    assert authorizer.reason == "missing_client_id"
+    assert authorizer.last_log["connection_id"] is None
+
+
+def test_minimal_event_gets_the_anonymous_profile(authorizer: Any, event: Any, valid: Any) -> None:
+    valid(authorizer(event("mqtt_minimal.json")), allowed=True)
+    assert authorizer.reason == "anonymous"

@@ -303,9 +303,7 @@ def standin() -> Iterator[StandIn]:
 
     def check(connection: ServerConnection, request: Request) -> Response | None:
         host = request.headers.get("Host", "")
-        verdict = verify_presigned(
-            request.path, host, state.secrets, now=dt.datetime.now(dt.UTC)
-        )
+        verdict = verify_presigned(request.path, host, state.secrets, now=dt.datetime.now(dt.UTC))
         if not verdict.ok:
             state.rejected.append(verdict.reason)
             return connection.respond(HTTPStatus.FORBIDDEN, f"{verdict.reason}\n")

@@ -51,7 +51,9 @@ def decide(ps: PolicySet, action: str, resource: str, identity: str = ME) -> str
         ("anything", "IMPLICIT_DENY"),
     ],
 )
-def test_connect_only_with_its_own_client_id(guest: PolicySet, client_id: str, expected: str) -> None:
+def test_connect_only_with_its_own_client_id(
+    guest: PolicySet, client_id: str, expected: str
+) -> None:
     assert decide(guest, "iot:Connect", f"client/{client_id}") == expected
 
 
@@ -81,7 +83,9 @@ def test_connect_only_with_its_own_client_id(guest: PolicySet, client_id: str, e
         ("iot:GetRetainedMessage", "topic/guests/dev/server", "IMPLICIT_DENY"),
     ],
 )
-def test_only_the_granted_topics(guest: PolicySet, action: str, resource: str, expected: str) -> None:
+def test_only_the_granted_topics(
+    guest: PolicySet, action: str, resource: str, expected: str
+) -> None:
     assert decide(guest, action, resource) == expected
 
 

@@ -159,9 +159,7 @@ def test_standin_accepts_only_valid_presigned_urls(standin: Any) -> None:
     )
 
     async def attempts() -> list[str]:
-        return [
-            await _try_connect(u) for u in (good, expired, token_first, other_key, other_host)
-        ]
+        return [await _try_connect(u) for u in (good, expired, token_first, other_key, other_host)]
 
     assert asyncio.run(attempts()) == ["open"] + ["refused 403"] * 4
     assert standin.rejected == [

@@ -30,10 +30,8 @@ def spec_text(guest: str, *, aws: bool = True, prefix: str = "demo/dev") -> str:
     aws_block = 'aws:\n  region: us-east-1\n  account: "123456789012"\n' if aws else ""
     return (
         f"version: 1\napp: demo\nstage: dev\ntopic_prefix: {json.dumps(prefix)}\n{aws_block}"
-        "authorizer:\n  mode: public\n  public:\n    profile: visitor\n"
         "cognito:\n  guest_profile: guest\n"
         "profiles:\n"
-        "  visitor:\n    client_id: 'visitor-*'\n    subscribe: [server]\n"
         "  guest:\n" + textwrap.indent(textwrap.dedent(guest).strip() + "\n", "    ")
     )
 
@@ -158,7 +156,9 @@ def test_profile_that_grants_nothing() -> None:
     # the spec loader refuses it ...
     with pytest.raises(SpecError) as spec_err:
         parse_spec(spec_text('client_id: "{identity_id}"'))
-    assert any(e.field == "profiles.guest" and "grants nothing" in e.message for e in spec_err.value.errors)
+    assert any(
+        e.field == "profiles.guest" and "grants nothing" in e.message for e in spec_err.value.errors
+    )
     # ... and so does the renderer on its own
     with pytest.raises(IotwsError, match="grants nothing") as err:
         render_guest_policy(
@@ -202,11 +202,12 @@ def test_client_id_must_bind_the_identity(rule: str) -> None:
     assert err.value.field == "profiles.guest.client_id"
 
 
-def test_client_id_rule_without_identity_fails_through_generate_too() -> None:
-    spec = parse_spec(spec_text('client_id: "anon-*"\nsubscribe: [server]'))
+def test_client_id_rule_without_identity_is_a_spec_error() -> None:
+    """The spec loader reports it with the other spec errors, before anything renders."""
     with pytest.raises(IotwsError) as err:
-        render_spec(spec)
+        parse_spec(spec_text('client_id: "anon-*"\nsubscribe: [server]'))
     assert err.value.field == "profiles.guest.client_id"
+    assert "{identity_id}" in err.value.message
 
 
 def test_characters_iam_cannot_hold() -> None:

@@ -44,9 +44,7 @@ def test_reference_reproduces_aws_get_vanilla(sigv4: SimpleNamespace) -> None:
         sigv4.EMPTY_SHA256,
     )
     assert signed == "host;x-amz-date"
-    sts = sigv4.string_to_sign(
-        "20150830T123600Z", "20150830/us-east-1/service/aws4_request", creq
-    )
+    sts = sigv4.string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", creq)
     sig = sigv4.signature(SECRET, "20150830T123600Z", "us-east-1", "service", sts)
     assert sig == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
 
@@ -144,7 +142,9 @@ def test_presigned_url_matches_independent_computation(sigv4: SimpleNamespace) -
 
 
 def test_session_token_is_not_signed(sigv4: SimpleNamespace) -> None:
-    with_token = presign_wss_url(ENDPOINT, "us-east-1", AwsCredentials(AKID, SECRET, TOKEN), now=NOW)
+    with_token = presign_wss_url(
+        ENDPOINT, "us-east-1", AwsCredentials(AKID, SECRET, TOKEN), now=NOW
+    )
     without = presign_wss_url(ENDPOINT, "us-east-1", AwsCredentials(AKID, SECRET), now=NOW)
     assert "X-Amz-Security-Token" not in without
     assert dict(_params(with_token))["X-Amz-Signature"] == dict(_params(without))["X-Amz-Signature"]
@@ -177,7 +177,13 @@ def test_signature_depends_on_host_time_region_and_secret(sigv4: SimpleNamespace
 
 @pytest.mark.parametrize(
     "endpoint",
-    [ENDPOINT, ENDPOINT.upper(), f"wss://{ENDPOINT}", f"wss://{ENDPOINT}/mqtt", f"https://{ENDPOINT}/"],
+    [
+        ENDPOINT,
+        ENDPOINT.upper(),
+        f"wss://{ENDPOINT}",
+        f"wss://{ENDPOINT}/mqtt",
+        f"https://{ENDPOINT}/",
+    ],
 )
 def test_endpoint_forms(endpoint: str) -> None:
     url = presign_wss_url(endpoint, "us-east-1", AwsCredentials(AKID, SECRET), now=NOW)
@@ -188,7 +194,9 @@ def test_local_ws_endpoint_keeps_port_and_scheme(sigv4: SimpleNamespace) -> None
     url = presign_wss_url("ws://127.0.0.1:8080", "us-east-1", AwsCredentials(AKID, SECRET), now=NOW)
     parts = urlsplit(url)
     assert parts.scheme == "ws" and parts.netloc == "127.0.0.1:8080"
-    assert sigv4.verify_presigned(f"{parts.path}?{parts.query}", "127.0.0.1:8080", {AKID: SECRET}).ok
+    assert sigv4.verify_presigned(
+        f"{parts.path}?{parts.query}", "127.0.0.1:8080", {AKID: SECRET}
+    ).ok
 
 
 def test_naive_and_non_utc_times() -> None:
@@ -224,7 +232,7 @@ def test_bad_inputs_name_the_field(kwargs: dict[str, object], field: str) -> Non
     }
     args.update(kwargs)
     with pytest.raises(IotwsError) as err:
-        presign_wss_url(**args)  # type: ignore[arg-type]
+        presign_wss_url(**args)  # type: ignore[arg-type,unused-ignore]
     assert err.value.field == field
     assert err.value.fix
 

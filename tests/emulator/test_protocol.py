@@ -23,9 +23,13 @@ from emuhelpers import (
     v5_props,
     wait_for,
 )
+from paho.mqtt.packettypes import PacketTypes
+
 from iotws_emulator import codec
 from iotws_emulator.clock import ScaledClock
-from paho.mqtt.packettypes import PacketTypes
+
+# paho reports the v3.1.1 CONNACK code 5 ("not authorized") as the MQTT 5 code 0x87
+NOT_AUTHORIZED = 0x87
 
 
 def events(observer: PahoClient, n: int, timeout: float = 5) -> list[dict[str, Any]]:
@@ -81,7 +85,9 @@ def test_event_is_built_as_iot_builds_it(start_emulator: Any) -> None:
     assert mqtt_data["clientId"] == "dev-1"
     assert ev["connectionMetadata"]["id"]
     # the Lambda context carries a function ARN in the configured region/account
-    assert auth.contexts[0].invoked_function_arn.startswith("arn:aws:lambda:us-east-1:123456789012:")
+    assert auth.contexts[0].invoked_function_arn.startswith(
+        "arn:aws:lambda:us-east-1:123456789012:"
+    )
     c.close()
 
 
@@ -115,10 +121,10 @@ def test_default_authorizer_and_unknown_name(start_emulator: Any) -> None:
     c.close()
     bad = emu.client("d2", query="x-amz-customauthorizer-name=nope")
     rc = bad.connect(expect_ok=False)
-    assert rc.is_failure and rc.value == 0x87  # paho reports v3 code 5 as 0x87
+    assert rc.is_failure and rc.value == NOT_AUTHORIZED
     emu2 = start_emulator(default=False)
     c3 = emu2.client("d3", query="")
-    assert c3.connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert c3.connect(expect_ok=False).value == NOT_AUTHORIZED
 
 
 def test_denied_connect_emits_connect_failed(start_emulator: Any) -> None:
@@ -130,7 +136,7 @@ def test_denied_connect_emits_connect_failed(start_emulator: Any) -> None:
     emu = start_emulator(StubAuthorizer(docs))
     o = observer(emu, "$aws/events/presence/connect_failed/+")
     c = emu.client("bad")
-    assert c.connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert c.connect(expect_ok=False).value == NOT_AUTHORIZED
     (ev,) = events(o, 1)
     assert ev["topic"] == "$aws/events/presence/connect_failed/bad"
     assert ev["eventType"] == "connect_failed"
@@ -158,7 +164,9 @@ def test_denied_connect_emits_connect_failed(start_emulator: Any) -> None:
     ],
     ids=lambda r: json.dumps(r)[:40],
 )
-def test_invalid_responses_refuse_the_connection(start_emulator: Any, response: dict[str, Any]) -> None:
+def test_invalid_responses_refuse_the_connection(
+    start_emulator: Any, response: dict[str, Any]
+) -> None:
     base = {
         "isAuthenticated": True,
         "principalId": "p1",
@@ -168,7 +176,7 @@ def test_invalid_responses_refuse_the_connection(start_emulator: Any, response: 
     }
     base.update(response)
     emu = start_emulator(StubAuthorizer(response=base))
-    assert emu.client("x1").connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert emu.client("x1").connect(expect_ok=False).value == NOT_AUTHORIZED
 
 
 def test_string_documents_and_boundaries_accepted(start_emulator: Any) -> None:
@@ -185,17 +193,17 @@ def test_string_documents_and_boundaries_accepted(start_emulator: Any) -> None:
 
 def test_authorizer_error_and_timeout_refuse(start_emulator: Any) -> None:
     emu = start_emulator(StubAuthorizer(error=RuntimeError("boom")))
-    assert emu.client("e1").connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert emu.client("e1").connect(expect_ok=False).value == NOT_AUTHORIZED
     slow = start_emulator(StubAuthorizer(delay=0.5), authorizer_timeout=0.1)
     t0 = time.monotonic()
-    assert slow.client("e2").connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert slow.client("e2").connect(expect_ok=False).value == NOT_AUTHORIZED
     assert time.monotonic() - t0 < 3
 
 
 def test_v5_refusal_reason_code(start_emulator: Any) -> None:
     emu = start_emulator(StubAuthorizer(response={"isAuthenticated": False}))
     rc = emu.client("v5", protocol=5).connect(expect_ok=False)
-    assert rc.value == 0x87
+    assert rc.value == NOT_AUTHORIZED
 
 
 # --------------------------------------------------------------------------- enforcement
@@ -205,7 +213,8 @@ def test_subscribe_denied_gets_failure_code(emulator: Running, caplog_info: Any)
     c = emulator.client("s1")
     c.connect()
     assert c.subscribe("t/ok", "other/x") == [1, 0x80]
-    assert any("DENY subscribe client=s1 filter=other/x: IMPLICIT_DENY" in r.message for r in caplog_info.records)
+    msg = "DENY subscribe client=s1 filter=other/x: IMPLICIT_DENY"
+    assert any(msg in r.message for r in caplog_info.records)
     c.close()
     v5 = emulator.client("s2", protocol=5)
     v5.connect()
@@ -244,7 +253,7 @@ def test_publish_to_reserved_topic_closes(emulator: Running) -> None:
 def test_connect_denied_by_policy_resource(start_emulator: Any) -> None:
     emu = start_emulator(StubAuthorizer([policy(allow("iot:Connect", "client/only-me"))]))
     emu.client("only-me").connect()
-    assert emu.client("someone").connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert emu.client("someone").connect(expect_ok=False).value == NOT_AUTHORIZED
 
 
 # --------------------------------------------------------------------------- IoT behaviour
@@ -504,7 +513,9 @@ def test_mqtt5_properties_and_topic_alias(emulator: Running) -> None:
     v3 = emulator.client("v3sub")
     v3.connect()
     assert v3.subscribe("t/p") == [1]
-    pub.publish_acked("t/p", b"mixed", properties=v5_props(PacketTypes.PUBLISH, UserProperty=[("a", "b")]))
+    pub.publish_acked(
+        "t/p", b"mixed", properties=v5_props(PacketTypes.PUBLISH, UserProperty=[("a", "b")])
+    )
     assert v3.get().payload == b"mixed"
 
 
@@ -602,5 +613,5 @@ def test_arn_region_and_account_are_configurable(start_emulator: Any) -> None:
     c.connect()
     assert c.subscribe("any/thing") == [1]
     default = start_emulator(StubAuthorizer(docs))
-    assert default.client("arn2").connect(expect_ok=False).value == 0x87  # paho reports v3 code 5 as 0x87
+    assert default.client("arn2").connect(expect_ok=False).value == NOT_AUTHORIZED
     assert ARN.startswith("arn:aws:iot:us-east-1:123456789012:")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from iotws.errors import IotwsError
 from iotws.evaluator import (
     ALLOWED,
     EXPLICIT_DENY,
@@ -19,7 +20,6 @@ from iotws.evaluator import (
     canonical_action,
     documents_from_json,
 )
-from iotws.errors import IotwsError
 
 ARN = "arn:aws:iot:us-east-1:123456789012:"
 

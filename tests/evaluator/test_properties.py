@@ -3,7 +3,7 @@ precedence, and robustness on arbitrary input."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from hypothesis import given, settings
@@ -28,7 +28,7 @@ TEXT_ALPHABET = "ab/+#*?$"
 def ref_match(pattern: str, text: str) -> bool:
     """Reference: `*` any run (also empty, also `/`), `?` one character, else literal."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> bool:
         if i == len(pattern):
             return j == len(text)

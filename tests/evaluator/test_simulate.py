@@ -20,7 +20,8 @@ DOC = {
         {
             "Effect": "Allow",
             "Action": "iot:Publish",
-            "Resource": "arn:aws:iot:eu-west-1:210987654321:topic/${cognito-identity.amazonaws.com:sub}",
+            "Resource": "arn:aws:iot:eu-west-1:210987654321:topic/"
+            "${cognito-identity.amazonaws.com:sub}",
         },
     ],
 }

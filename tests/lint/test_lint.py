@@ -329,3 +329,68 @@ def test_cli_invalid_json_is_a_user_error(
     assert main(["lint", "--policy", str(path)]) == 2
     _, err = capsys.readouterr()
     assert "invalid JSON" in err and "Traceback" not in err
+
+
+SPEC_WITH_EVERYTHING = """
+version: 1
+app: demo
+stage: dev
+aws: {region: eu-west-1, account: "210987654321"}
+claims: {sub: {max_length: 32}}
+authorizer:
+  mode: hs256
+  hs256: {secret: {env: IOTWS_JWT_SECRET}}
+  public: {profile: guest}
+  select: {claim: role, values: {user: user}}
+profiles:
+  guest:
+    client_id: "anon-*"
+    subscribe: [server, "rooms/+/messages"]
+    publish: ["rooms/+/messages", "clients/{client_id}/status"]
+  user:
+    client_id: "{sub}-*"
+    subscribe: ["users/{sub}/#", server, "clients/{client_id}/#"]
+    publish: ["users/{sub}/out"]
+    receive: ["users/{sub}/#", server, "clients/{client_id}/#", "rooms/+/messages"]
+"""
+
+
+def test_spec_form_lints_generated_policies_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "access.yaml"
+    spec.write_text(SPEC_WITH_EVERYTHING, encoding="utf-8")
+    assert main(["lint", "--spec", str(spec), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == []
+    assert "0 error(s)" in err
+
+
+def test_spec_form_checks_region_against_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "access.yaml"
+    spec.write_text(SPEC_WITH_EVERYTHING, encoding="utf-8")
+    assert main(["lint", "--spec", str(spec), "--region", "us-east-1"]) == 1
+    out, _ = capsys.readouterr()
+    assert "== profile guest" in out and "== profile user" in out
+    assert "ERROR IOTWS014" in out
+
+
+@pytest.mark.parametrize("example", ["custom-authorizer", "cognito-unauth"])
+def test_examples_lint_clean(example: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from iotws.paths import examples_dir
+
+    spec = examples_dir() / example / "access.yaml"
+    assert main(["lint", "--spec", str(spec)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_spec_form_bad_spec_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "access.yaml"
+    spec.write_text("version: 2\n", encoding="utf-8")
+    assert main(["lint", "--spec", str(spec)]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("iotws lint: error:") and "Traceback" not in err

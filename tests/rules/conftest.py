@@ -145,12 +145,6 @@ def get_item() -> Any:
     return presence_item
 
 
-@pytest.fixture(scope="session")
-def presence_module() -> ModuleType:
-    """The presence Lambda loaded once, for property tests that open their own mock_aws."""
-    return load_lambda("presence")
-
-
 @pytest.fixture
 def make_table() -> Any:
     return create_presence_table

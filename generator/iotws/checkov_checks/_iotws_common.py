@@ -41,6 +41,16 @@ DATA_PLANE_ACTIONS = (
     "iot:ListNamedShadowsForThing",
 )
 
+# Resources that carry IAM or IoT policy documents (`policy`, or `inline_policy` blocks).
+POLICY_RESOURCES = (
+    "aws_iot_policy",
+    "aws_iam_policy",
+    "aws_iam_role_policy",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+    "aws_iam_role",
+)
+
 # Terraform references that checkov leaves unresolved, with or without `${...}` around them.
 _TF_REFERENCE = re.compile(
     r"(?<![A-Za-z0-9_:])(var|local|module|data|each|count|path|self|terraform)\.[A-Za-z_]"

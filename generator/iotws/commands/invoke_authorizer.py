@@ -39,7 +39,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--secret-env",
         metavar="VAR",
-        help="take the hs256 secret from environment variable VAR (instead of SSM/Secrets Manager)",
+        help=(
+            "take the hs256 secret from environment variable VAR; without it the packaged "
+            "source is used (SSM or Secrets Manager with your AWS credentials, or its env var)"
+        ),
     )
     parser.add_argument(
         "--function-arn",
@@ -57,6 +60,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     zip_path = Path(args.build) / "authorizer.zip"
+    authorizer = load_authorizer(zip_path, log_sink=_to_stderr)
     event = load_event(args.event)
     secret: bytes | None = None
     if args.secret_env:
@@ -68,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
                 fix=f"export {args.secret_env}=<the hs256 secret>",
             )
         secret = value.encode("utf-8")
-    authorizer = load_authorizer(zip_path, log_sink=_to_stderr)
     if secret is not None:
         authorizer.set_secret_override(secret)
     name = args.function_arn.rsplit(":", 1)[-1]

@@ -104,11 +104,16 @@ def slot_values(
 ) -> dict[str, str]:
     """Check the identity and the client id; return slot -> value for this profile."""
     values: dict[str, str] = {}
-    for name in profile.claims:
+    # Every declared claim the token carries is checked (ACCESS_SPEC "claims"), whether or
+    # not this profile uses it; the ones the profile uses must be present.
+    for name, max_length in cfg.claim_max.items():
         value = claims.get(name)
-        if not isinstance(value, str) or not safe_value(value, cfg, cfg.claim_max[name]):
+        if value is None and name not in profile.claims:
+            continue
+        if not isinstance(value, str) or not safe_value(value, cfg, max_length):
             raise Deny(BAD_IDENTITY, f"claim {name} is missing or not allowed")
-        values[f"${{iotws:claim.{name}}}"] = value
+        if name in profile.claims:
+            values[f"${{iotws:claim.{name}}}"] = value
     if profile.needs_region or profile.needs_account:
         region, account = region_account(cfg, context)
         values[SLOT_REGION] = region

@@ -1,0 +1,107 @@
+"""CKV_IOTWS_3 (HIGH): an IoT or IAM policy granting `iot:*`, or IoT actions on `*`.
+
+Why: `iot:*` (or `*`) grants every IoT action, control plane included (attach policies,
+create things, delete rules). And a data-plane action on `Resource: "*"` lets the holder
+connect as any client id, publish or subscribe to every topic of the account's single
+shared endpoint: every app and stage in the account and region (IOT_FACTS sections 3 and
+7). The kit renders narrow `client/`, `topic/` and `topicfilter/` resources from the access
+spec (`iotws generate`); hand-written policies should do the same.
+
+What counts:
+- an Allow with an action pattern that covers every `iot:` action (`*`, `iot:*`, `io*`),
+  or with `NotAction` that leaves `iot:` actions allowed;
+- an Allow of a data-plane action (Connect, Publish, Subscribe, Receive, RetainPublish,
+  GetRetainedMessage, the shadow actions) on `*`, on an ARN whose resource part is `*`
+  (`arn:aws:iot:*:*:*`), or with `NotResource`.
+Control-plane actions that only accept `*` (`iot:ListRetainedMessages`,
+`iot:DescribeEndpoint`, ...) are not reported.
+
+Covers `aws_iot_policy`, `aws_iam_policy`, `aws_iam_role_policy`, `aws_iam_user_policy`,
+`aws_iam_group_policy`, `aws_iam_role` `inline_policy` blocks and
+`data "aws_iam_policy_document"`. Documents given as `jsonencode({...})` or JSON heredocs
+are read; documents checkov cannot resolve (`file(...)`, variables) pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.data.base_check import BaseDataCheck
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+
+try:
+    from iotws.checkov_checks import _iotws_common as common
+except ImportError:  # pragma: no cover - checkov without the kit installed: folder on sys.path
+    import _iotws_common as common  # type: ignore[no-redef]
+
+ID = "CKV_IOTWS_3"
+NAME = 'IoT/IAM policy grants iot:* or IoT data-plane actions on Resource "*"'
+GUIDELINE = f"{common.GUIDE}#ckv_iotws_3"
+
+
+def findings(statements: list[common.Statement]) -> list[str]:
+    """One line per over-wide grant in these statements."""
+    out: list[str] = []
+    for index, statement in enumerate(statements):
+        if not statement.allows:
+            continue
+        for pattern in common.wildcard_iot_actions(statement):
+            out.append(f"statement {index}: action {pattern} grants every iot: action")
+        granted = [a for a in common.DATA_PLANE_ACTIONS if common.grants(statement, a) is True]
+        if not granted:
+            continue
+        if isinstance(statement.not_resources, list):
+            out.append(f"statement {index}: {', '.join(granted)} with NotResource")
+        if isinstance(statement.resources, list):
+            for resource in statement.resources:
+                if isinstance(resource, str) and common.is_any_resource(resource):
+                    out.append(f"statement {index}: {', '.join(granted)} on {resource!r}")
+    return out
+
+
+def _result(check: BaseResourceCheck | BaseDataCheck, found: list[str]) -> CheckResult:
+    if found:
+        check.details.extend(found)
+        return CheckResult.FAILED
+    return CheckResult.PASSED
+
+
+class IotWildcardPolicy(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=NAME,
+            id=ID,
+            categories=(CheckCategories.IAM,),
+            supported_resources=common.POLICY_RESOURCES,
+            guideline=GUIDELINE,
+        )
+        common.set_severity(self, "HIGH")
+
+    def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+        self.evaluated_keys = ["policy", "inline_policy"]
+        found: list[str] = []
+        for statements in common.resource_policy_statements(conf):
+            if statements is not None:  # None: checkov could not resolve the document
+                found.extend(findings(statements))
+        return _result(self, found)
+
+
+class IotWildcardPolicyDocument(BaseDataCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=NAME,
+            id=ID,
+            categories=(CheckCategories.IAM,),
+            supported_data=("aws_iam_policy_document",),
+            guideline=GUIDELINE,
+        )
+        common.set_severity(self, "HIGH")
+
+    def scan_data_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+        self.evaluated_keys = ["statement"]
+        return _result(self, findings(common.hcl_statements(conf)))
+
+
+check = IotWildcardPolicy()
+data_check = IotWildcardPolicyDocument()
