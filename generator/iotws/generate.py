@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from iotws.errors import IotwsError
 from iotws.output import write_tree
 from iotws.render import RenderResult, render_spec
 from iotws.spec import Spec, load_spec
+
+# Lint ids that concern IoT policy-document sizes, not IAM policies.
+IAM_EXEMPT = {"IOTWS010", "IOTWS011", "IOTWS018"}
 
 
 class LintFailed(IotwsError):
@@ -27,6 +31,17 @@ def lint_result(result: RenderResult) -> list[str]:
         )
         for f in findings:
             lines.append(f"profile {name}: {f.render()}")
+            errors += f.severity == "error"
+    # Cognito guest IAM policies: the same rules, except IoT's 2,048-character document
+    # limits (IAM has its own size limit, checked by the Cognito renderer).
+    for rel, data in sorted(result.extra_files.items()):
+        if not rel.startswith("cognito/"):
+            continue
+        policy = json.loads(data)
+        for f in lint_documents([policy], region=spec.region, account=spec.account, source=rel):
+            if f.id in IAM_EXEMPT:
+                continue
+            lines.append(f"{rel}: {f.render()}")
             errors += f.severity == "error"
     if errors:
         raise LintFailed(
