@@ -10,6 +10,7 @@ IOTWS := $(VENV)/bin/iotws
 EXAMPLE ?= custom-authorizer
 EXAMPLE_DIR := examples/$(EXAMPLE)
 SPEC ?= $(EXAMPLE_DIR)/access.yaml
+PORT ?= 8080
 OUT ?= $(EXAMPLE_DIR)/build
 PYTEST_ARGS ?=
 # Terraform: use the provider mirror on this machine if there is one (see `iotws tf-env`).
@@ -76,7 +77,7 @@ bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip s
 
 .PHONY: demo
 demo: venv web package ## Run the local IoT Core with the example and serve its page
-	$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web
+	$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT)
 
 .PHONY: plan
 plan: package ## terraform plan an example (needs AWS credentials): EXAMPLE=custom-authorizer

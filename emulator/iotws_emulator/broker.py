@@ -126,6 +126,7 @@ class Message:
     props: codec.Properties
     expires_at: float | None = None  # clock.monotonic() deadline (MQTT 5 message expiry)
     _qos0: dict[tuple[int, bool], bytes] = field(default_factory=dict)
+    _topic_bytes: bytes | None = None
 
     def encode(
         self, level: int, qos: int, retain: bool, packet_id: int | None, now: float
@@ -134,6 +135,22 @@ class Message:
             cached = self._qos0.get((level, retain))
             if cached is not None and self.expires_at is None:
                 return cached
+        if level == 4 and qos == 1 and packet_id is not None:
+            # hot path (QoS 1 fan-out): header, topic and payload reused, only the id changes
+            topic = self._topic_bytes
+            if topic is None:
+                topic = self._topic_bytes = codec.encode_utf8(self.topic)
+            first = 0x32 | (0x01 if retain else 0)
+            body_len = len(topic) + 2 + len(self.payload)
+            return b"".join(
+                (
+                    bytes((first,)),
+                    codec.encode_varint(body_len),
+                    topic,
+                    packet_id.to_bytes(2, "big"),
+                    self.payload,
+                )
+            )
         props = codec.Properties()
         if level == 5 and self.props:
             props = codec.Properties(dict(self.props.values), list(self.props.user))
@@ -272,7 +289,10 @@ class Session:
                 now = clock.monotonic()
                 if msg.expires_at is not None and now >= msg.expires_at:
                     continue
-                if not await self.allowed_receive(msg.topic):
+                allowed = self._decisions.get(("iot:Receive", "topic/" + msg.topic))
+                if allowed is None or now >= self.refresh_at:
+                    allowed = await self.allowed_receive(msg.topic)
+                if not allowed:
                     continue
                 pid = None
                 if item.qos:

@@ -278,6 +278,11 @@ def encode_varint(n: int) -> bytes:
             return bytes(out)
 
 
+def encode_utf8(s: str) -> bytes:
+    """An MQTT UTF-8 string: two-byte length, then the bytes."""
+    return _utf8(s)
+
+
 def _utf8(s: str) -> bytes:
     raw = s.encode("utf-8")
     if len(raw) > 65535:

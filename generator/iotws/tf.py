@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,7 +81,9 @@ class Tf:
     def _cmd(self, command: str, *args: str, **flags: Any) -> tuple[int, str, str]:
         flags.setdefault("no_color", IsFlagged)
         try:
-            with _environ(self.env):
+            with _environ(self.env), warnings.catch_warnings():
+                # python-terraform logs failures with the deprecated `Logger.warn`.
+                warnings.simplefilter("ignore", DeprecationWarning)
                 code, out, err = self._tf.cmd(command, *args, **flags)
         except FileNotFoundError as exc:
             raise TerraformError(

@@ -265,28 +265,39 @@ def example_plan(
     `provider_override.tf` that points at moto, initialized and planned. Results are
     cached per (example, vars).
     """
+    workdirs: dict[str, Tf] = {}
     cache: dict[str, dict[str, Any]] = {}
+
+    def workdir(name: str) -> Tf:
+        if name not in workdirs:
+            root = copy_tree(tmp_path_factory.mktemp(f"plan-{name}"))
+            path = root / "examples" / name
+            build = prepare_build(path)
+            config_file = build / "authorizer" / "config.json"
+            config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+            region = config.get("region") or "us-east-1"
+            (path / "provider_override.tf").write_text(
+                provider_override(moto_url, region), encoding="utf-8"
+            )
+            tf = Tf(path, env=tf_env)
+            try:
+                tf.init()
+            except TerraformError as exc:
+                fail_on(exc)
+            workdirs[name] = tf
+        return workdirs[name]
 
     def plan(name: str, vars: dict[str, Any] | None = None) -> dict[str, Any]:
         key = json.dumps([name, vars or {}], sort_keys=True)
         if key not in cache:
-            root = copy_tree(tmp_path_factory.mktemp(f"plan-{name}"))
-            workdir = root / "examples" / name
-            build = prepare_build(workdir)
-            config_file = build / "authorizer" / "config.json"
-            config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-            region = config.get("region") or "us-east-1"
-            (workdir / "provider_override.tf").write_text(
-                provider_override(moto_url, region), encoding="utf-8"
-            )
-            tf = Tf(workdir, env=tf_env)
+            tf = workdir(name)
+            planfile = f"plan-{len(cache)}.tfplan"
             try:
-                tf.init()
-                tf.plan(vars=vars, out="plan.tfplan")
-                result = tf.show_json("plan.tfplan")
+                tf.plan(vars=vars, out=planfile)
+                result = tf.show_json(planfile)
             except TerraformError as exc:
                 fail_on(exc)
-            result["_build_dir"] = str(build)
+            result["_build_dir"] = str(tf.working_dir / "build")
             cache[key] = result
         return cache[key]
 

@@ -38,24 +38,36 @@ def check_ids() -> list[str]:
 
 
 def build_command(
-    directories: Sequence[Path | str], *, iotws_only: bool = False, extra: Sequence[str] = ()
+    directory: Path | str,
+    *,
+    iotws_only: bool = False,
+    quiet: bool = True,
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The checkov command line for these directories (checkov accepts `-d` repeated)."""
-    argv = [sys.executable, "-m", "checkov.main"]
-    for directory in directories:
-        argv += ["-d", str(directory)]
-    argv += [
+    """The checkov command line for one directory.
+
+    `quiet=False` keeps passed checks in the report (`--quiet` drops them, also from
+    `-o json`); `extra` is appended as is (`["-o", "json"]`).
+
+    One directory per run: checkov 3.2 given `-d` several times in terraform mode reports
+    the first directory again for each `-d` (and prints one JSON document per `-d`).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "checkov.main",
+        "-d",
+        str(directory),
         "--framework",
         "terraform",
         "--skip-download",
         "--external-checks-dir",
         str(CHECKS_DIR),
         "--compact",
-        "--quiet",
+        *(["--quiet"] if quiet else []),
+        *(["--check", ",".join(check_ids())] if iotws_only else []),
+        *extra,
     ]
-    if iotws_only:
-        argv += ["--check", ",".join(check_ids())]
-    return argv + list(extra)
 
 
 def checkov_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -114,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     for directory in directories:
         if len(directories) > 1:
             print(f"iotws checkov: {directory}", flush=True)
-        argv = build_command([directory], iotws_only=args.iotws_only)
+        argv = build_command(directory, iotws_only=args.iotws_only)
         code = subprocess.run(argv, env=env, check=False).returncode
         # A checkov killed by a signal reports -N: count it as a failure (128 + N).
         worst = max(worst, code if code >= 0 else 128 - code)
