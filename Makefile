@@ -58,14 +58,14 @@ package: generate ## Build the reproducible authorizer zip into $(OUT)/authorize
 fmt: venv ## Format Python and Terraform
 	$(VENV)/bin/ruff format generator emulator lambda_src tests
 	$(VENV)/bin/ruff check --fix generator emulator lambda_src tests
-	terraform fmt -recursive modules examples
+	$(TF_ENV); terraform fmt -recursive modules examples
 
 .PHONY: lint
 lint: venv ## ruff, mypy and terraform fmt -check (checkov runs in the tests)
 	$(VENV)/bin/ruff check generator emulator lambda_src tests examples
 	$(VENV)/bin/ruff format --check generator emulator lambda_src tests examples
 	$(VENV)/bin/mypy
-	terraform fmt -check -recursive modules examples
+	$(TF_ENV); terraform fmt -check -recursive modules examples
 
 .PHONY: test
 test: venv web browser lint ## Run every test: lint, unit, golden, terraform, checkov, emulator, browser

@@ -20,6 +20,7 @@ from iotws.errors import IotwsError
 from iotws.paths import lambda_src
 from iotws.render import render_spec
 from iotws.spec import load_spec
+from iotws.vendor import DEFAULT_ARCH, DEFAULT_PYTHON, check_target, wheel_entries
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDE_DIRS = {"__pycache__", "tests", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
@@ -67,7 +68,11 @@ def write_atomic(out: Path, data: bytes) -> None:
         raise
 
 
-def authorizer_zip_bytes(spec_path: str | Path) -> bytes:
+def authorizer_zip_bytes(
+    spec_path: str | Path, *, arch: str = DEFAULT_ARCH, python: str = DEFAULT_PYTHON
+) -> bytes:
+    """The authorizer zip. Mode `jwks` also carries PyJWT and cryptography as Linux wheels
+    for the function's `arch` and `python` (iotws.vendor); other modes are stdlib only."""
     spec = load_spec(spec_path)
     if not spec.has_authorizer:
         raise IotwsError(
@@ -81,12 +86,26 @@ def authorizer_zip_bytes(spec_path: str | Path) -> bytes:
     )
     entries = [(rel, p.read_bytes()) for rel, p in source_files(lambda_src("authorizer"))]
     entries.append((CONFIG_NAME, config.encode()))
+    if spec.authorizer.mode == "jwks":
+        check_target(arch, python)
+        names = {name for name, _ in entries}
+        vendored = wheel_entries(arch, python)
+        clash = sorted(names & {name for name, _ in vendored})
+        if clash:
+            raise IotwsError(f"vendored files would replace the authorizer's: {clash}")
+        entries += vendored
     return zip_bytes(entries)
 
 
-def build_authorizer_zip(spec_path: str | Path, out_path: str | Path) -> Path:
+def build_authorizer_zip(
+    spec_path: str | Path,
+    out_path: str | Path,
+    *,
+    arch: str = DEFAULT_ARCH,
+    python: str = DEFAULT_PYTHON,
+) -> Path:
     out = Path(out_path)
-    write_atomic(out, authorizer_zip_bytes(spec_path))
+    write_atomic(out, authorizer_zip_bytes(spec_path, arch=arch, python=python))
     return out
 
 

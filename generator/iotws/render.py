@@ -317,7 +317,14 @@ def authorizer_config(spec: Spec, profiles: dict[str, RenderedProfile]) -> dict[
             "subject_claim": h.subject_claim,
         }
     if a.jwks is not None:
-        cfg["jwks"] = dict(a.jwks)
+        # Presets expanded and defaults filled: the authorizer reads only resolved settings.
+        from iotws.spec import resolve_jwks
+
+        cfg["jwks"] = resolve_jwks(a.jwks)
+    if a.signing_enabled and a.signing_public_keys:
+        # The PEMs IoT verifies token signatures with (IOT_FACTS section 2), for Terraform
+        # (`token_signing_public_keys`) and the emulator; public keys, not secrets.
+        cfg["signing_public_keys"] = dict(sorted(a.signing_public_keys.items()))
     return cfg
 
 

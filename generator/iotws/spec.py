@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -80,6 +80,9 @@ class AuthorizerSpec:
     jwks: dict[str, Any] | None
     select: SelectSpec | None
     signing_enabled: bool = False
+    # IoT token signing (IOT_FACTS section 2): key name -> PEM (SubjectPublicKeyInfo),
+    # read from the files named in authorizer.signing.public_keys and validated.
+    signing_public_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,12 @@ def parse_spec(text: str, *, source: str = "<string>") -> Spec:
         raise SpecError(errors)
     spec = _build(data, source)
     errors = _semantic_errors(spec)
+    keys, key_errors = _signing_keys(spec)
+    errors += key_errors
     if errors:
         raise SpecError(errors)
+    if keys:
+        spec = replace(spec, authorizer=replace(spec.authorizer, signing_public_keys=keys))
     return spec
 
 
@@ -253,7 +260,11 @@ def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:
                 IotwsError(
                     f"name {err.instance!r} is not allowed",
                     field=where,
-                    fix="use 1-32 lower-case letters, digits and _, starting with a letter",
+                    fix=(
+                        "use 1-128 of letters, digits, : _ and - (IOT_FACTS section 2)"
+                        if where.endswith("signing.public_keys")
+                        else "use 1-32 lower-case letters, digits and _, starting with a letter"
+                    ),
                 )
             )
             continue
@@ -449,6 +460,8 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
             errs.append(
                 IotwsError("is only used in mode jwks", field="authorizer.jwks", fix="remove it")
             )
+        if a.mode == "jwks" and a.jwks:
+            errs += _jwks_errors(a.jwks)
     if a.select:
         if not a.select.values and not a.select.default:
             errs.append(
@@ -498,6 +511,238 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
     for profile in spec.profiles.values():
         errs += _profile_errors(spec, profile)
     return errs
+
+
+# --------------------------------------------------------------------------- jwks
+
+
+JWKS_DEFAULTS: dict[str, Any] = {
+    "algorithms": ["RS256"],
+    "leeway_seconds": 30,
+    "cache_ttl_seconds": 3600,
+    "refresh_interval_seconds": 60,
+    "fetch_timeout_seconds": 1.5,  # well inside IoT's 5 s for the whole authorizer
+    "subject_claim": "sub",
+}
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def cognito_issuer(user_pool_id: str) -> str:
+    """`https://cognito-idp.<region>.amazonaws.com/<pool id>` (the pool id starts with
+    its region: `eu-west-1_AbC123`)."""
+    region = user_pool_id.split("_", 1)[0]
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def resolve_jwks(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `jwks` section as the authorizer reads it: presets expanded, defaults filled.
+
+    Preset `cognito`: issuer from `user_pool_id`, JWKS URL `<issuer>/.well-known/jwks.json`,
+    `token_use` (default `id`); `client_ids` are checked in `aud` (ID tokens) or in the
+    `client_id` claim (access tokens, which carry no `aud`). Call on a validated spec.
+    """
+    preset = raw.get("preset")
+    out: dict[str, Any] = {"preset": preset}
+    if preset == "cognito":
+        issuer = cognito_issuer(raw["user_pool_id"])
+        token_use = raw.get("token_use", "id")
+        out.update(
+            jwks_url=f"{issuer}/.well-known/jwks.json",
+            issuer=issuer,
+            audience=list(raw["client_ids"]),
+            audience_claim="client_id" if token_use == "access" else "aud",  # noqa: S105
+            token_use=token_use,
+        )
+    else:
+        out.update(
+            jwks_url=raw["jwks_url"],
+            issuer=raw["issuer"],
+            audience=list(raw["audience"]),
+            audience_claim="aud",
+            token_use=raw.get("token_use"),
+        )
+    for key, default in JWKS_DEFAULTS.items():
+        out[key] = raw.get(key, default)
+    return out
+
+
+def _jwks_errors(raw: dict[str, Any]) -> list[IotwsError]:
+    errs: list[IotwsError] = []
+    base = "authorizer.jwks"
+    if raw.get("preset") == "cognito":
+        for key in ("user_pool_id", "client_ids"):
+            if key not in raw:
+                errs.append(
+                    IotwsError(
+                        "is required with preset cognito",
+                        field=f"{base}.{key}",
+                        fix="e.g. user_pool_id: eu-west-1_AbC123, client_ids: [<app client id>]",
+                    )
+                )
+        for key, why in (
+            ("jwks_url", "derived from user_pool_id"),
+            ("issuer", "derived from user_pool_id"),
+            ("audience", "Cognito's audience is the app client: use client_ids"),
+        ):
+            if key in raw:
+                errs.append(
+                    IotwsError(
+                        f"is {why} with preset cognito", field=f"{base}.{key}", fix="remove it"
+                    )
+                )
+        return errs
+    for key, fix in (
+        ("jwks_url", "the issuer's key set, e.g. https://issuer.example.com/.well-known/jwks.json"),
+        ("issuer", "the exact `iss` of your tokens, e.g. https://issuer.example.com/"),
+        (
+            "audience",
+            "the `aud` values of tokens meant for this app: without it any token of the "
+            "issuer (for any app) would be accepted",
+        ),
+    ):
+        if key not in raw:
+            errs.append(IotwsError("is required without a preset", field=f"{base}.{key}", fix=fix))
+    for key in ("user_pool_id", "client_ids"):
+        if key in raw:
+            errs.append(
+                IotwsError(
+                    "is only used with preset cognito",
+                    field=f"{base}.{key}",
+                    fix="add preset: cognito, or use jwks_url, issuer and audience",
+                )
+            )
+    url = raw.get("jwks_url")
+    if isinstance(url, str) and not _safe_jwks_url(url):
+        errs.append(
+            IotwsError(
+                f"{url!r} must be https:// (plain http:// only to 127.0.0.1 for local tests): "
+                "a key set fetched without TLS can be swapped on the way (JWKS poisoning)",
+                field=f"{base}.jwks_url",
+                fix="use the issuer's https:// JWKS URL",
+            )
+        )
+    return errs
+
+
+def _safe_jwks_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None or parts.fragment:
+        return False
+    if not url.isascii() or not url.isprintable():
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host in _LOCAL_HOSTS)
+
+
+# --------------------------------------------------------------------------- signing
+
+SIGNING_MIN_RSA_BITS = 2048  # IOT_FACTS section 2
+
+
+def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
+    """Read and check `authorizer.signing.public_keys` (name -> PEM file, relative to the
+    spec's folder): RSA public keys of at least 2,048 bits (IOT_FACTS section 2).
+    Returns name -> PEM (SubjectPublicKeyInfo, as IoT and Terraform take it)."""
+    signing = ((spec.raw.get("authorizer") or {}).get("signing")) or {}
+    enabled = bool(signing.get("enabled", False))
+    paths: dict[str, str] = dict(signing.get("public_keys") or {})
+    base = "authorizer.signing"
+    if enabled and not paths:
+        return {}, [
+            IotwsError(
+                "token signing needs at least one public key",
+                field=f"{base}.public_keys",
+                fix="add public_keys: {key1: keys/signing-public.pem} (RSA, >= 2048 bits)",
+            )
+        ]
+    if paths and not enabled:
+        return {}, [
+            IotwsError(
+                "public keys are only used with token signing on",
+                field=f"{base}.public_keys",
+                fix="add enabled: true, or remove public_keys",
+            )
+        ]
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    here = Path(spec.source).parent if spec.source and spec.source != "<string>" else Path()
+    keys: dict[str, str] = {}
+    errs: list[IotwsError] = []
+    for name, rel in sorted(paths.items(), key=lambda item: str(item[0])):
+        fld = f"{base}.public_keys.{name}"
+        # YAML keys may be numbers, which the schema's propertyNames pattern lets through.
+        if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9:_-]{1,128}", name):
+            errs.append(
+                IotwsError(
+                    f"key name {name!r} is not allowed",
+                    field=fld,
+                    fix='use 1-128 of letters, digits, : _ and - (IOT_FACTS section 2), e.g. "k1"',
+                )
+            )
+            continue
+        path = Path(rel) if Path(rel).is_absolute() else here / rel
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            errs.append(
+                IotwsError(
+                    f"cannot read {path}: {exc.strerror or type(exc).__name__}",
+                    field=fld,
+                    fix="give the path of a PEM public key, relative to the spec's folder",
+                )
+            )
+            continue
+        if b"PRIVATE KEY" in data:
+            errs.append(
+                IotwsError(
+                    f"{path} holds a private key; IoT needs only the public key, and the "
+                    "private key must stay with the backend that signs tokens",
+                    field=fld,
+                    fix=f"openssl rsa -in {rel} -pubout -out public.pem, and point here to it",
+                )
+            )
+            continue
+        try:
+            key = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError):
+            errs.append(
+                IotwsError(
+                    f"{path} is not a PEM public key",
+                    field=fld,
+                    fix="-----BEGIN PUBLIC KEY----- ... (openssl rsa -in key.pem -pubout)",
+                )
+            )
+            continue
+        if not isinstance(key, rsa.RSAPublicKey):
+            errs.append(
+                IotwsError(
+                    f"{path} is not an RSA key; IoT token signing takes RSA keys only",
+                    field=fld,
+                    fix="openssl genrsa -out signing.pem 2048 (IOT_FACTS section 2)",
+                )
+            )
+            continue
+        if key.key_size < SIGNING_MIN_RSA_BITS:
+            errs.append(
+                IotwsError(
+                    f"{path} is a {key.key_size}-bit RSA key; IoT needs at least "
+                    f"{SIGNING_MIN_RSA_BITS} bits",
+                    field=fld,
+                    fix="generate a new key: openssl genrsa -out signing.pem 2048",
+                )
+            )
+            continue
+        pem = key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        keys[name] = pem.decode("ascii")
+    return keys, errs
 
 
 def _literal_topic_problems(text: str) -> list[str]:

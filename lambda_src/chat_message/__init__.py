@@ -1,1 +1,4 @@
-"""Lambda source folder (zipped as-is; the handler is `app.handler`). Makes mypy name the module `chat_message.app`."""
+"""Lambda source folder, zipped as-is (handler `app.handler`).
+
+This file only makes mypy name the module `chat_message.app`, apart from the other Lambdas' `app`.
+"""

@@ -59,7 +59,8 @@ locals {
       try(local.error_actions[k].republish != null ? [local.error_actions[k].republish.topic] : [], []),
     )
     ])) : t => (
-    startswith(t, "$") && !startswith(t, "$$") && !startswith(t, "$${") ? format("$%s", t) : t
+    # `$` followed by anything but `$` or `{`: a reserved topic written the plain way.
+    can(regex("^\\$[^$\\{]", t)) ? format("$%s", t) : t
   ) }
 
   # IAM resources for topics and keys that may hold substitution templates (`${topic(3)}`):

@@ -98,3 +98,14 @@ def test_checks_carry_severity_and_a_guideline_that_exists(
 def test_skipped_checks_keep_their_reason(checkov_reports: dict[str, Report]) -> None:
     skipped = [r for r in checkov_reports["fixtures"].results if r.outcome == "skipped"]
     assert [r.resource for r in skipped] == ["aws_iot_authorizer.skip"]
+
+
+def test_the_checks_work_without_the_kit_installed(checkov_reports: dict[str, Report]) -> None:
+    # checkov users may point --external-checks-dir at a checkout without installing iotws.
+    standalone = checkov_reports["standalone"]
+    folder = standalone.directory
+    assert standalone.results, standalone.stderr[-2000:]
+    for check_id in CHECK_IDS:
+        assert standalone.outcomes(check_id, folder) == checkov_reports["fixtures"].outcomes(
+            check_id, folder
+        )

@@ -215,7 +215,7 @@
     when.textContent = new Date(m.ts).toLocaleTimeString();
     var text = document.createElement("span");
     text.className = "text";
-    text.textContent = m.text; // never innerHTML: messages are user input
+    text.textContent = m.text; // text only, never parsed as HTML: messages are user input
     li.append(when, " ", who, ": ", text);
     var list = el("messages");
     list.append(li);

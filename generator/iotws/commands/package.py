@@ -8,6 +8,7 @@ from typing import Any
 
 from iotws.errors import IotwsError
 from iotws.package import build_authorizer_zip, build_function_zip, sha256_file
+from iotws.vendor import ARCHES, DEFAULT_ARCH, DEFAULT_PYTHON, PYTHONS
 
 
 def register(sub: Any) -> None:
@@ -21,6 +22,19 @@ def register(sub: Any) -> None:
         default="authorizer",
         help="folder under lambda_src/ to package (default: authorizer, which needs --spec)",
     )
+    p.add_argument(
+        "--arch",
+        choices=sorted(ARCHES),
+        default=DEFAULT_ARCH,
+        help="Lambda architecture, for the Linux wheels a jwks authorizer vendors "
+        f"(default {DEFAULT_ARCH})",
+    )
+    p.add_argument(
+        "--python",
+        choices=PYTHONS,
+        default=DEFAULT_PYTHON,
+        help=f"Lambda Python runtime version, for the same wheels (default {DEFAULT_PYTHON})",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                 field="--spec",
                 fix="add --spec access.yaml",
             )
-        out = build_authorizer_zip(args.spec, args.out)
+        out = build_authorizer_zip(args.spec, args.out, arch=args.arch, python=args.python)
     else:
         out = build_function_zip(args.function, args.out)
     print(f"wrote {out} ({Path(out).stat().st_size} bytes, sha256 {sha256_file(Path(out))})")

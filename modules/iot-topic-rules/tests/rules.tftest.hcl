@@ -176,12 +176,12 @@ run "every_action_kind_least_privilege" {
           { topic = "$aws/things/t1/shadow/update", qos = 1 },
           { topic = "demo/dev/rooms/$${topic(4)}/messages" },
         ]
-        sqs        = [{ queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/q1" }]
-        sns        = [{ target_arn = "arn:aws:sns:us-east-1:123456789012:t1" }]
-        dynamodbv2 = [{ table_name = "tbl" }]
-        kinesis    = [{ stream_name = "st" }]
-        firehose   = [{ delivery_stream_name = "fh", batch_mode = true }]
-        s3         = [{ bucket_name = "bkt", key = "raw/$${topic()}/$${timestamp()}" }]
+        sqs             = [{ queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/q1" }]
+        sns             = [{ target_arn = "arn:aws:sns:us-east-1:123456789012:t1" }]
+        dynamodbv2      = [{ table_name = "tbl" }]
+        kinesis         = [{ stream_name = "st" }]
+        firehose        = [{ delivery_stream_name = "fh", batch_mode = true }]
+        s3              = [{ bucket_name = "bkt", key = "raw/$${topic()}/$${timestamp()}" }]
         cloudwatch_logs = [{ log_group_name = "/app/messages" }]
         error_action = {
           sqs = { queue_url = "https://example.com/not-standard", queue_arn = "arn:aws:sqs:us-east-1:123456789012:dlq" }
