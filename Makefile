@@ -11,6 +11,8 @@ EXAMPLE ?= custom-authorizer
 EXAMPLE_DIR := examples/$(EXAMPLE)
 SPEC ?= $(EXAMPLE_DIR)/access.yaml
 PORT ?= 8080
+LAMBDA_ARCH ?= arm64
+LAMBDA_PYTHON ?= 3.13
 OUT ?= $(EXAMPLE_DIR)/build
 PYTEST_ARGS ?=
 # Terraform: use the provider mirror on this machine if there is one (see `iotws tf-env`).
@@ -52,7 +54,10 @@ generate: venv ## Render policies and authorizer config: SPEC=... OUT=... (defau
 
 .PHONY: package
 package: generate ## Build the reproducible authorizer zip into $(OUT)/authorizer.zip
-	$(IOTWS) package --spec $(SPEC) --out $(OUT)/authorizer.zip
+	@if grep -q '^authorizer:' $(SPEC); then \
+	  $(IOTWS) package --spec $(SPEC) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
+	@if [ -f $(EXAMPLE_DIR)/functions.txt ]; then for f in $$(cat $(EXAMPLE_DIR)/functions.txt); do \
+	  $(IOTWS) package --function $$f --out $(OUT)/$$f.zip; done; fi
 
 .PHONY: fmt
 fmt: venv ## Format Python and Terraform
@@ -86,6 +91,10 @@ plan: package ## terraform plan an example (needs AWS credentials): EXAMPLE=cust
 .PHONY: deploy
 deploy: package ## terraform apply an example (needs AWS credentials): EXAMPLE=custom-authorizer
 	$(TF_ENV); cd $(EXAMPLE_DIR) && terraform init -input=false && terraform apply -input=false
+
+.PHONY: checkov
+checkov: venv ## Run checkov with the kit's IoT checks over modules/ and examples/ (or DIRS=...)
+	$(IOTWS) checkov $(or $(DIRS),modules examples)
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps .venv and node_modules)

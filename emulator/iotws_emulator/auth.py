@@ -144,7 +144,7 @@ def build_event(
     token = find_token(info, username, token_key_name)
     if token is not None:
         event["token"] = token
-    # Token signing is not emulated: the gateway has not verified any signature.
+    # The broker sets True after its own signature check when signing is on.
     event["signatureVerified"] = False
     protocol_data: dict[str, Any] = {"tls": {"serverName": info.server_name}}
     if info.transport == "wss":

@@ -37,6 +37,7 @@ from iotws_emulator.auth import (
 from iotws_emulator.clock import Clock, RealClock
 from iotws_emulator.codec import Prop
 from iotws_emulator.policy import ALLOWED, PolicyEngine
+from iotws_emulator.signing import check_request, signing_keys
 from iotws_emulator.topics import is_wildcard, matches, topic_filter_error, topic_name_error
 
 log = logging.getLogger("iotws.emulator")
@@ -752,6 +753,22 @@ class Broker:
             token_key_name=binding.token_key_name,
             connection_id=s.connection_id,
         )
+        # Token signing (IOT_FACTS sections 1 and 2): with signing on, the gateway checks
+        # the signature itself and refuses a bad or missing one WITHOUT calling the Lambda.
+        keys = signing_keys(binding.config)
+        if keys is not None:
+            refusal = check_request(
+                s.event.get("token"), s.info.headers, s.info.query, p.username, keys
+            )
+            if refusal is not None:
+                return await self._refuse(
+                    s,
+                    V3_NOT_AUTHORIZED,
+                    RC_NOT_AUTHORIZED,
+                    f"token signature check failed ({refusal}); authorizer not invoked",
+                    lifecycle=True,
+                )
+            s.event["signatureVerified"] = True
         try:
             result = await self.authorize(binding, s.event)
         except AuthRefused as exc:

@@ -186,7 +186,7 @@ def parse_spec(text: str, *, source: str = "<string>") -> Spec:
             f"{source} must be a YAML mapping with version, app, stage, authorizer and profiles",
             fix="start from the annotated example in generator/ACCESS_SPEC.md",
         )
-    errors = _schema_errors(data)
+    errors = _key_errors(data) or _schema_errors(data)
     if errors:
         raise SpecError(errors)
     spec = _build(data, source)
@@ -226,6 +226,25 @@ def _path_str(path: Any) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
+
+
+def _key_errors(node: Any, where: str = "") -> list[IotwsError]:
+    """YAML allows keys that are numbers or null; the spec does not (the schema's
+    name patterns only see string keys)."""
+    errs: list[IotwsError] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            name = f"{where}.{key}" if where else str(key)
+            if not isinstance(key, str):
+                errs.append(
+                    IotwsError(f"key {key!r} is not a string", field=name, fix=f'quote it: "{key}"')
+                )
+            else:
+                errs += _key_errors(value, name)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            errs += _key_errors(value, f"{where}[{i}]")
+    return errs
 
 
 def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:

@@ -76,6 +76,7 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_iot_authorizer" "this" {
+  #checkov:skip=CKV_IOTWS_1:signing_disabled defaults to true because browsers cannot sign tokens; the Lambda verifies every token (HS256/JWKS). Set signing_disabled = false with token_signing_public_keys for clients that can sign.
   name                    = var.name
   authorizer_function_arn = aws_lambda_function.this.arn
   status                  = var.status

@@ -31,10 +31,11 @@ def start_emulator() -> Iterator[Callable[..., Running]]:
         token_key_name: str | None = "token",  # noqa: S107 - a key name
         web_config: dict[str, Any] | None = None,
         serve_dir: Path | None = None,
+        binding_config: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> Running:
         auth = authorizer if authorizer is not None else StubAuthorizer()
-        binding = AuthorizerBinding(AUTH_NAME, auth, token_key_name)
+        binding = AuthorizerBinding(AUTH_NAME, auth, token_key_name, dict(binding_config or {}))
         config = EmulatorConfig(
             authorizers={AUTH_NAME: binding},
             engine=EvaluatorEngine(),

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+import iotws
+
 pytestmark = pytest.mark.terraform
 
 
@@ -40,10 +42,13 @@ def checkov_report(tf_tree: Path) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [
             exe,
+            # One directory holding both trees: checkov 3.2 scans only the first of several
+            # --directory flags (it rescans it for each), so examples/ would go unchecked.
             "--directory",
-            "modules",
-            "--directory",
-            "examples",
+            ".",
+            # checkov's own checks and the kit's IoT checks, in one pass
+            "--external-checks-dir",
+            str(Path(iotws.__file__).parent / "checkov_checks"),
             "--framework",
             "terraform",
             "--skip-download",

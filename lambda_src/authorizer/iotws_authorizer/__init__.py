@@ -5,7 +5,7 @@ Modules, one concern each:
 - `config`: loads `iotws_config.json` once per container and compiles it.
 - `tokens`: finds the token in an IoT Core event (IOT_FACTS section 1).
 - `verifiers`: the verifier registry keyed by mode (`hs256` built in; `jwks` is an
-  extension module `iotws_authorizer.jwks` that this build may not contain).
+  module `iotws_authorizer.jwks`, which imports PyJWT lazily).
 - `hs256`: HMAC-SHA256 JWT verification.
 - `identity`: profile selection, identity checks, client-id rule, slot filling.
 - `response`: the allow/deny response (IOT_FACTS section 2).
@@ -19,6 +19,8 @@ Importing this package has no side effects.
 
 from __future__ import annotations
 
+import sys
+
 
 def reset() -> None:
     """Forget every per-container cache (config, secret, clients, log sink): tests only."""
@@ -28,3 +30,6 @@ def reset() -> None:
     secrets.reset()
     identity.reset()
     log.set_sink(None)
+    jwks_reset = getattr(sys.modules.get("iotws_authorizer.jwks"), "reset", None)
+    if jwks_reset is not None:
+        jwks_reset()
