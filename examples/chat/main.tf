@@ -70,7 +70,8 @@ module "authorizer" {
   token_key_name  = local.config.token.key_name
 
   # Signing is decided by the spec too; it cannot be switched after creation.
-  signing_disabled = !try(local.config.signing_enabled, false)
+  signing_disabled          = !try(local.config.signing_enabled, false)
+  token_signing_public_keys = try(local.config.signing_public_keys, {})
 
   secret_ssm_parameter_arn  = local.ssm_parameter_arn
   secret_secretsmanager_arn = local.secretsmanager_arn

@@ -63,7 +63,7 @@ module "authorizer" {
 
   # Signing is decided by the spec too; it cannot be switched after creation.
   signing_disabled          = !try(local.config.signing_enabled, false)
-  token_signing_public_keys = var.token_signing_public_keys
+  token_signing_public_keys = merge(try(local.config.signing_public_keys, {}), var.token_signing_public_keys)
 
   secret_ssm_parameter_arn  = local.ssm_parameter_arn
   secret_secretsmanager_arn = local.secretsmanager_arn

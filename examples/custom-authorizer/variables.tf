@@ -11,7 +11,7 @@ variable "build_dir" {
 }
 
 variable "token_signing_public_keys" {
-  description = "Only when the spec enables token signing: map of key name to PEM RSA public key that IoT verifies token signatures with."
+  description = "Extra token-signing public keys (name -> PEM RSA, at least 2,048 bits), merged over the ones the spec lists under authorizer.signing.public_keys. Used only when the spec enables signing."
   type        = map(string)
   default     = {}
 }
