@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -409,3 +409,62 @@ def is_any_resource(resource: str) -> bool:
         return glob_match(text, "arn:aws:iot:us-east-1:123456789012:~/~")
     head, rest = split
     return glob_match(head[2], "iot") and glob_match(rest, "~/~")
+
+
+def policy_statement_checks(
+    *,
+    check_id: str,
+    name: str,
+    guideline: str,
+    severity: str,
+    findings: Callable[[list[Statement]], list[str]],
+) -> tuple[BaseCheck, BaseCheck]:
+    """The two registrations every policy-statement check needs, sharing one `findings`:
+    IoT/IAM policy resources (`POLICY_RESOURCES`) and `data "aws_iam_policy_document"`.
+    checkov registers a check when it is instantiated, so callers keep the returned pair
+    as module globals."""
+    from checkov.common.models.enums import CheckCategories, CheckResult
+    from checkov.terraform.checks.data.base_check import BaseDataCheck
+    from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+
+    def result(check: BaseCheck, found: list[str]) -> CheckResult:
+        if found:
+            check.details.extend(found)
+            return CheckResult.FAILED
+        return CheckResult.PASSED
+
+    class PolicyResourceCheck(BaseResourceCheck):
+        def __init__(self) -> None:
+            super().__init__(
+                name=name,
+                id=check_id,
+                categories=(CheckCategories.IAM,),
+                supported_resources=POLICY_RESOURCES,
+                guideline=guideline,
+            )
+            set_severity(self, severity)
+
+        def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+            self.evaluated_keys = ["policy", "inline_policy"]
+            found: list[str] = []
+            for statements in resource_policy_statements(conf):
+                if statements is not None:  # None: checkov could not resolve the document
+                    found.extend(findings(statements))
+            return result(self, found)
+
+    class PolicyDocumentCheck(BaseDataCheck):
+        def __init__(self) -> None:
+            super().__init__(
+                name=name,
+                id=check_id,
+                categories=(CheckCategories.IAM,),
+                supported_data=("aws_iam_policy_document",),
+                guideline=guideline,
+            )
+            set_severity(self, severity)
+
+        def scan_data_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+            self.evaluated_keys = ["statement"]
+            return result(self, findings(hcl_statements(conf)))
+
+    return PolicyResourceCheck(), PolicyDocumentCheck()

@@ -25,12 +25,6 @@ Covers the same resources and data sources as CKV_IOTWS_3. Parts checkov cannot 
 
 from __future__ import annotations
 
-from typing import Any
-
-from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.data.base_check import BaseDataCheck
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-
 try:
     from iotws.checkov_checks import _iotws_common as common
 except ImportError:  # pragma: no cover - checkov without the kit installed: folder on sys.path
@@ -91,48 +85,6 @@ def findings(statements: list[common.Statement]) -> list[str]:
     return out
 
 
-def _result(check: BaseResourceCheck | BaseDataCheck, found: list[str]) -> CheckResult:
-    if found:
-        check.details.extend(found)
-        return CheckResult.FAILED
-    return CheckResult.PASSED
-
-
-class IotConnectClientBinding(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=NAME,
-            id=ID,
-            categories=(CheckCategories.IAM,),
-            supported_resources=common.POLICY_RESOURCES,
-            guideline=GUIDELINE,
-        )
-        common.set_severity(self, "HIGH")
-
-    def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
-        self.evaluated_keys = ["policy", "inline_policy"]
-        found: list[str] = []
-        for statements in common.resource_policy_statements(conf):
-            if statements is not None:  # None: checkov could not resolve the document
-                found.extend(findings(statements))
-        return _result(self, found)
-
-
-class IotConnectClientBindingDocument(BaseDataCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=NAME,
-            id=ID,
-            categories=(CheckCategories.IAM,),
-            supported_data=("aws_iam_policy_document",),
-            guideline=GUIDELINE,
-        )
-        common.set_severity(self, "HIGH")
-
-    def scan_data_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
-        self.evaluated_keys = ["statement"]
-        return _result(self, findings(common.hcl_statements(conf)))
-
-
-check = IotConnectClientBinding()
-data_check = IotConnectClientBindingDocument()
+check, data_check = common.policy_statement_checks(
+    check_id=ID, name=NAME, guideline=GUIDELINE, severity="HIGH", findings=findings
+)
