@@ -182,9 +182,15 @@ def _mosquitto(exe: str, work: Path, websockets: bool) -> Iterator[Target]:
 
 @contextmanager
 def mosquitto_target(work: Path) -> Iterator[tuple[Target | None, str]]:
-    """Mosquitto over WebSockets; when its WebSocket listener cannot start (Debian 12's
-    mosquitto 2.0.11 with libwebsockets 4.1 exits "Unable to start any listening sockets"
-    in some environments), over plain TCP, said in the note."""
+    """Mosquitto over WebSockets; when its WebSocket listener cannot start, over plain TCP,
+    said in the note.
+
+    Debian 12's mosquitto 2.0.11 exits "Unable to start any listening sockets" when its
+    only listener is a WebSocket one; with a TCP listener beside it, the WebSocket
+    listener starts but libwebsockets binds it to 0.0.0.0 whatever address or
+    `bind_interface` is configured. Benchmarks here listen on 127.0.0.1 only, so that
+    work-around is not used and the reference falls back to TCP.
+    """
     exe = _mosquitto_exe()
     if exe is None:
         yield None, "mosquitto not found (`make browser` installs it): emulator figures only"
