@@ -62,6 +62,18 @@ class AuthorizerBinding:
 
 
 @dataclass(frozen=True)
+class IamIdentity:
+    """A connection whose upgrade request carried a valid SigV4-presigned query (the Cognito
+    guest path, IOT_FACTS section 6): the guest role's IAM policy decides, no Lambda runs."""
+
+    identity_id: str
+    access_key_id: str
+    policy: CompiledPolicy
+    profile: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RequestInfo:
     """What the gateway knows about one connection before the MQTT CONNECT."""
 
@@ -71,6 +83,7 @@ class RequestInfo:
     headers: tuple[tuple[str, str], ...] = ()
     server_name: str = "localhost"
     source_ip: str = "127.0.0.1"
+    iam: IamIdentity | None = None  # set when the upgrade was SigV4-presigned
 
     def header(self, name: str) -> str | None:
         low = name.lower()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable
@@ -45,6 +46,7 @@ auth_log = logging.getLogger("iotws.emulator.authorizer")
 
 # IOT_FACTS section 4 limits
 MAX_CLIENT_ID_BYTES = 128
+IAM_CONNECTION_SECONDS = 86_400  # IOT_FACTS section 6: connections last up to 24 hours
 MAX_PAYLOAD_BYTES = 128 * 1024
 MAX_FILTERS_PER_SUBSCRIBE = 8
 MAX_SUBSCRIPTIONS = 50
@@ -734,60 +736,80 @@ class Broker:
                 "client id over 128 bytes or starting with $",
                 lifecycle=False,
             )
-        name = select_authorizer_name(s.info, p.username) or c.default_authorizer
-        binding = c.authorizers.get(name) if name else None
-        if binding is None:
-            return await self._refuse(
-                s,
-                V3_NOT_AUTHORIZED,
-                RC_NOT_AUTHORIZED,
-                f"no authorizer named {name!r}",
-                lifecycle=True,
+        iam = s.info.iam
+        if iam is not None:
+            # Cognito guest path (IOT_FACTS section 6): the SigV4 check at the upgrade already
+            # identified the caller; the guest role's IAM policy decides and no Lambda runs.
+            # Connections last up to 24 hours; there is no policy refresh.
+            s.auth = AuthResult(
+                principal_id=iam.identity_id,
+                policy=iam.policy,
+                documents=[],
+                disconnect_after=IAM_CONNECTION_SECONDS,
+                refresh_after=IAM_CONNECTION_SECONDS,
             )
-        s.binding = binding
-        s.event = build_event(
-            s.info,
-            client_id=None if assigned else cid,
-            username=p.username,
-            password=p.password,
-            token_key_name=binding.token_key_name,
-            connection_id=s.connection_id,
-        )
-        # Token signing (IOT_FACTS sections 1 and 2): with signing on, the gateway checks
-        # the signature itself and refuses a bad or missing one WITHOUT calling the Lambda.
-        keys = signing_keys(binding.config)
-        if keys is not None:
-            refusal = check_request(
-                s.event.get("token"), s.info.headers, s.info.query, p.username, keys
-            )
-            if refusal is not None:
+            s.principal = iam.identity_id
+            s.profile = iam.profile
+            s.refresh_at = math.inf
+            auth_label = "sigv4"
+        else:
+            name = select_authorizer_name(s.info, p.username) or c.default_authorizer
+            binding = c.authorizers.get(name) if name else None
+            if binding is None:
                 return await self._refuse(
                     s,
                     V3_NOT_AUTHORIZED,
                     RC_NOT_AUTHORIZED,
-                    f"token signature check failed ({refusal}); authorizer not invoked",
+                    f"no authorizer named {name!r}",
                     lifecycle=True,
                 )
-            s.event["signatureVerified"] = True
-        try:
-            result = await self.authorize(binding, s.event)
-        except AuthRefused as exc:
-            return await self._refuse(
-                s,
-                V3_NOT_AUTHORIZED,
-                RC_NOT_AUTHORIZED,
-                f"authorizer {binding.name}: {exc}",
-                lifecycle=True,
+            s.binding = binding
+            s.event = build_event(
+                s.info,
+                client_id=None if assigned else cid,
+                username=p.username,
+                password=p.password,
+                token_key_name=binding.token_key_name,
+                connection_id=s.connection_id,
             )
-        s.auth = result
-        s.principal = result.principal_id
-        s.profile = self.profile_for(s.connection_id)
-        s.refresh_at = c.clock.monotonic() + result.refresh_after
+            # Token signing (IOT_FACTS sections 1 and 2): with signing on, the gateway checks
+            # the signature itself and refuses a bad or missing one WITHOUT calling the Lambda.
+            keys = signing_keys(binding.config)
+            if keys is not None:
+                refusal = check_request(
+                    s.event.get("token"), s.info.headers, s.info.query, p.username, keys
+                )
+                if refusal is not None:
+                    return await self._refuse(
+                        s,
+                        V3_NOT_AUTHORIZED,
+                        RC_NOT_AUTHORIZED,
+                        f"token signature check failed ({refusal}); authorizer not invoked",
+                        lifecycle=True,
+                    )
+                s.event["signatureVerified"] = True
+            try:
+                result = await self.authorize(binding, s.event)
+            except AuthRefused as exc:
+                return await self._refuse(
+                    s,
+                    V3_NOT_AUTHORIZED,
+                    RC_NOT_AUTHORIZED,
+                    f"authorizer {binding.name}: {exc}",
+                    lifecycle=True,
+                )
+            s.auth = result
+            s.principal = result.principal_id
+            s.profile = self.profile_for(s.connection_id)
+            s.refresh_at = c.clock.monotonic() + result.refresh_after
+            auth_label = binding.name
         s.variables = {
             "iot:ClientId": cid,
             "aws:SourceIp": s.info.source_ip,
             "iot:DomainName": c.server_name,
         }
+        if iam is not None:
+            s.variables.update(iam.variables)
         ok, decision = s._check("iot:Connect", f"client/{cid}")
         if not ok:
             return await self._refuse(
@@ -838,7 +860,7 @@ class Broker:
             s.describe(),
             s.principal,
             f" profile={s.profile}" if s.profile else "",
-            binding.name,
+            auth_label,
             s.keep_alive,
             "5" if p.level == 5 else "3.1.1",
         )

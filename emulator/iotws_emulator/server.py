@@ -21,6 +21,7 @@ import mimetypes
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -31,8 +32,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from iotws_emulator import codec
-from iotws_emulator.auth import RequestInfo
+from iotws_emulator.auth import IamIdentity, RequestInfo
 from iotws_emulator.broker import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, Broker, EmulatorConfig
+from iotws_emulator.policy import CompiledPolicy
+from iotws_emulator.sigv4 import COGNITO_SUB, FakeCognito, verify_presigned
 
 log = logging.getLogger("iotws.emulator")
 
@@ -63,10 +66,25 @@ def _error(status: int, error_type: str, message: str) -> bytes:
     )
 
 
+COGNITO_PATH = "/cognito"
+
+
+@dataclass
+class CognitoGuests:
+    """The Cognito guest path: a fake identity pool and the guest role's compiled IAM
+    policy (rendered into build/cognito/<profile>.iam.json)."""
+
+    pool: FakeCognito
+    policy: CompiledPolicy
+    profile: str | None = None
+    allow_unsigned: bool = False  # True when a custom authorizer serves unsigned upgrades
+
+
 class _HttpAwareConnection(ServerConnection):
     """Answers non-GET HTTP requests (backend publish, CORS preflight) on the WebSocket port."""
 
     emulator: Emulator  # set on the subclass created per Emulator
+    iam_identity: IamIdentity | None = None  # set by a valid SigV4-presigned upgrade
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._sniff: bytearray | None = bytearray()
@@ -127,7 +145,7 @@ class _HttpAwareConnection(ServerConnection):
             return  # wait for the rest of the body
         body = bytes(sniff[body_start : body_start + length])
         self._sniff = None
-        self._answer(self.emulator.http_post(target, body))
+        self._answer(self.emulator.http_post(target, body, headers))
 
     def _answer(self, response: bytes) -> None:
         self._sniff = None
@@ -177,6 +195,7 @@ class Emulator:
         tcp_port: int | None = None,
         serve_dir: str | Path | None = None,
         web_config: dict[str, Any] | None = None,
+        cognito: CognitoGuests | None = None,
     ) -> None:
         self.config = config
         self.broker = Broker(config)
@@ -185,6 +204,7 @@ class Emulator:
         self.tcp_port = tcp_port
         self.serve_dir = Path(serve_dir).resolve() if serve_dir else None
         self.web_config = dict(web_config or {})
+        self.cognito = cognito
         self._ws_server: Server | None = None
         self._tcp_server: asyncio.Server | None = None
 
@@ -241,6 +261,16 @@ class Emulator:
     def client_config(self, host_header: str | None = None) -> dict[str, Any]:
         host = host_header or f"{self.host}:{self.port}"
         cfg = {"url": f"ws://{host}/mqtt"}
+        if self.cognito is not None:
+            # The keys of the Cognito guest page (examples/cognito-unauth/web/src/main.js).
+            cfg.update(
+                {
+                    "region": self.cognito.pool.region,
+                    "identityPoolId": self.cognito.pool.pool_id,
+                    "endpoint": f"ws://{host}",
+                    "cognitoEndpoint": f"http://{host}{COGNITO_PATH}",
+                }
+            )
         cfg.update({k: v for k, v in self.web_config.items() if k != "url"})
         return cfg
 
@@ -249,6 +279,8 @@ class Emulator:
         if path == "/mqtt":
             if "upgrade" not in request.headers.get("Connection", "").lower():
                 return connection.respond(http.HTTPStatus.UPGRADE_REQUIRED, "use a WebSocket\n")
+            if self.cognito is not None:
+                return self._check_presigned(connection, request)
             return None
         if path == "/healthz":
             return self._response(200, b'{"status":"ok"}', "application/json")
@@ -260,6 +292,38 @@ class Emulator:
         if self.serve_dir is not None:
             return self._static(path)
         return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+
+    def _check_presigned(self, connection: ServerConnection, request: Request) -> Response | None:
+        """SigV4 query authentication of the upgrade (IOT_FACTS section 6); IoT refuses an
+        unsigned, expired or badly signed request at the HTTP level with 403."""
+        cognito = self.cognito
+        assert cognito is not None
+        query = urlsplit(request.path).query
+        if "X-Amz-Signature" not in query and cognito.allow_unsigned:
+            return None  # a custom-authorizer connection on a spec with both paths
+        host = request.headers.get("Host", "")
+        verdict = verify_presigned(request.path, host, cognito.pool.lookup)
+        peer = connection.remote_address
+        source = str(peer[0]) if peer else "?"
+        if not verdict.ok or verdict.credentials is None:
+            log.info("DENY upgrade sigv4 from %s: %s", source, verdict.reason)
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
+        creds = verdict.credentials
+        if isinstance(connection, _HttpAwareConnection):
+            connection.iam_identity = IamIdentity(
+                identity_id=creds.identity_id,
+                access_key_id=creds.access_key_id,
+                policy=cognito.policy,
+                profile=cognito.profile,
+                variables=((COGNITO_SUB, creds.identity_id),),
+            )
+        log.info(
+            "ALLOW upgrade sigv4 from %s: key=%s identity=%s",
+            source,
+            creds.access_key_id,
+            creds.identity_id,
+        )
+        return None
 
     @staticmethod
     def _response(status: int, body: bytes, content_type: str) -> Response:
@@ -286,10 +350,17 @@ class Emulator:
             ctype += "; charset=utf-8"
         return self._response(200, target.read_bytes(), ctype)
 
-    def http_post(self, target: str, body: bytes) -> bytes:
+    def http_post(self, target: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
         """`POST /topics/{topic}?qos=&retain=` (API_iotdata_Publish): 200 `{}` or a JSON error.
-        Any SigV4 Authorization header is accepted: IAM is not emulated."""
+        Any SigV4 Authorization header is accepted: IAM is not emulated.
+        With a Cognito guest pool, `POST /cognito` is its fake Cognito Identity endpoint."""
         split = urlsplit(target)
+        if self.cognito is not None and split.path.rstrip("/") == COGNITO_PATH:
+            op = (headers or {}).get("x-amz-target")
+            status, answer = self.cognito.pool.handle(op, body)
+            log.info("COGNITO %s -> %s", op, status if status != 200 else "ok")
+            extra = {"x-amzn-ErrorType": str(answer["__type"])} if status != 200 else None
+            return _json_response(status, answer, extra)
         if not split.path.startswith("/topics/"):
             return _error(404, "ResourceNotFoundException", f"no such resource: {split.path}")
         topic = unquote(split.path[len("/topics/") :])
@@ -325,6 +396,7 @@ class Emulator:
             headers=tuple(req.headers.raw_items()),
             server_name=server_name,
             source_ip=str(peer[0]) if peer else "127.0.0.1",
+            iam=ws.iam_identity if isinstance(ws, _HttpAwareConnection) else None,
         )
 
         async def chunks() -> AsyncIterator[bytes]:

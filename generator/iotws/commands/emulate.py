@@ -76,6 +76,115 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PreparedCognito:
+    """A spec with `cognito:` and no `authorizer:`: the guest IAM policy and page config."""
+
+    spec: Any
+    policy_path: Path
+    documents: list[dict[str, Any]]
+    region: str
+    account: str
+    web_config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCognito:
+    """Read the guest role's IAM policy from `build/cognito/<guest_profile>.iam.json`,
+    generating the build directory first when it is missing (IOT_FACTS section 6)."""
+    import json
+
+    from iotws.generate import generate
+    from iotws.render import client_config
+
+    notes: list[str] = []
+    guest = spec.cognito.guest_profile
+    build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
+    policy_path = build_dir / "cognito" / f"{guest}.iam.json"
+    if not policy_path.is_file():
+        generate(spec_path, build_dir)
+        notes.append(f"generated the guest IAM policy into {build_dir}")
+    elif Path(spec_path).stat().st_mtime > policy_path.stat().st_mtime:
+        notes.append(
+            f"warning: {policy_path} is older than {spec_path}; run `make generate` to rebuild it"
+        )
+    document = json.loads(policy_path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise IotwsError(
+            f"{policy_path} is not a JSON object",
+            field="--build",
+            fix="rebuild it with `iotws generate`",
+        )
+    prof = client_config(spec).get("profiles", {}).get(guest, {})
+    web_config = {
+        "prefix": spec.prefix,
+        "clientId": prof.get("clientId", ""),
+        "subscribe": (prof.get("subscribe") or [""])[0],
+        "publish": (prof.get("publish") or [""])[0],
+    }
+    return PreparedCognito(
+        spec=spec,
+        policy_path=policy_path,
+        documents=[document],
+        # The IAM policy carries literal ARNs: the spec's aws section (required on this path).
+        region=spec.region or DEFAULT_REGION,
+        account=spec.account or DEFAULT_ACCOUNT,
+        web_config=web_config,
+        notes=notes,
+    )
+
+
+async def _serve_cognito(prep: PreparedCognito, args: argparse.Namespace) -> None:
+    from iotws_emulator.broker import EmulatorConfig
+    from iotws_emulator.policy import EvaluatorEngine
+    from iotws_emulator.server import CognitoGuests, Emulator
+    from iotws_emulator.sigv4 import FakeCognito
+
+    engine = EvaluatorEngine()
+    config = EmulatorConfig(authorizers={}, engine=engine, region=prep.region, account=prep.account)
+    guests = CognitoGuests(
+        pool=FakeCognito(prep.region),
+        policy=engine.compile(prep.documents),
+        profile=prep.spec.cognito.guest_profile,
+    )
+    emu = Emulator(
+        config,
+        host=args.host,
+        port=args.port,
+        tcp_port=args.tcp_port,
+        serve_dir=args.serve,
+        web_config=prep.web_config,
+        cognito=guests,
+    )
+    try:
+        await emu.start()
+    except OSError as exc:
+        raise IotwsError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            field="--port",
+            fix="pick a free port, e.g. --port 8081",
+        ) from None
+    lines = [*prep.notes]
+    lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
+    lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
+    lines.append(f"  fake Cognito Identity POST {emu.http_url}/cognito (GetId, ...)")
+    lines.append(f"  identity pool         {guests.pool.pool_id}")
+    lines.append(f"  HTTP publish          POST {emu.http_url}/topics/{{topic}}?qos=0|1")
+    lines.append(f"  client config         {emu.http_url}/config.json")
+    if args.serve:
+        lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
+    lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
+    lines.append("Ctrl-C to stop.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await emu.stop()
+
+
 def _sample_client_id(template: str, claims: dict[str, str]) -> str:
     out = template
     for name, value in claims.items():
@@ -243,6 +352,16 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    from iotws.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if spec.cognito is not None and not spec.has_authorizer:
+        cog = prepare_cognito(spec, args.spec, args.build)
+        try:
+            asyncio.run(_serve_cognito(cog, args))
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        return 0
     prep = prepare(
         args.spec, args.build, secret_env=args.secret_env, region=args.region, account=args.account
     )

@@ -109,7 +109,13 @@ async function guestCredentials(cfg) {
     res = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId: identityId }));
   }
   window.localStorage.setItem(IDENTITY_KEY, identityId);
-  return { identityId, credentials: res.Credentials };
+  // The SDK returns the API's member names (AccessKeyId, SecretKey, SessionToken);
+  // presignWssUrl takes the SDK credential names.
+  const c = res.Credentials || {};
+  return {
+    identityId,
+    credentials: { accessKeyId: c.AccessKeyId, secretKey: c.SecretKey, sessionToken: c.SessionToken },
+  };
 }
 
 let client = null;
