@@ -118,8 +118,10 @@ def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
             proc.wait(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an event loop running while it is open,
+    # which would break asyncio.run() in tests that happen to run after this module.
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).is_file(), "Debian's chromium is missing: run `make browser`"
