@@ -8,7 +8,7 @@ from pathlib import Path
 from iotws.errors import IotwsError
 from iotws.output import write_tree
 from iotws.render import RenderResult, render_spec
-from iotws.spec import Spec, load_spec
+from iotws.spec import load_spec
 
 # Lint ids that concern IoT policy-document sizes, not IAM policies.
 IAM_EXEMPT = {"IOTWS010", "IOTWS011", "IOTWS018"}
@@ -51,13 +51,22 @@ def lint_result(result: RenderResult) -> list[str]:
     return lines
 
 
-def generate(spec_path: str | Path, out: str | Path, *, lint: bool = True) -> RenderResult:
-    spec: Spec = load_spec(spec_path)
-    result = render_spec(spec)
+def build(spec_path: str | Path, *, lint: bool = True) -> RenderResult:
+    """Load, validate, render, prove (self-check) and lint a spec, in memory.
+
+    Every artifact comes through here (`iotws generate` and `iotws package`), so no file
+    and no zip ever carries policies that were not proven and linted.
+    """
     from iotws.selfcheck import self_check
 
+    result = render_spec(load_spec(spec_path))
     self_check(result)
     if lint:
         result.lint = lint_result(result)
+    return result
+
+
+def generate(spec_path: str | Path, out: str | Path, *, lint: bool = True) -> RenderResult:
+    result = build(spec_path, lint=lint)
     write_tree(Path(out), result.files(), replace_dirs=("policies", "cognito"))
     return result

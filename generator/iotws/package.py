@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from iotws.errors import IotwsError
+from iotws.generate import build
 from iotws.paths import lambda_src
-from iotws.render import render_spec
-from iotws.spec import load_spec
 from iotws.vendor import DEFAULT_ARCH, DEFAULT_PYTHON, check_target, wheel_entries
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -73,14 +72,14 @@ def authorizer_zip_bytes(
 ) -> bytes:
     """The authorizer zip. Mode `jwks` also carries PyJWT and cryptography as Linux wheels
     for the function's `arch` and `python` (iotws.vendor); other modes are stdlib only."""
-    spec = load_spec(spec_path)
+    result = build(spec_path)
+    spec = result.spec
     if not spec.has_authorizer:
         raise IotwsError(
             "this spec has no authorizer section, so there is no authorizer to package",
             field="authorizer",
             fix="Cognito-only specs need no Lambda: run iotws generate and terraform apply",
         )
-    result = render_spec(spec)
     config = json.dumps(
         result.authorizer_config, indent=None, sort_keys=True, separators=(",", ":")
     )

@@ -401,7 +401,6 @@ def _render_cognito(spec: Spec, result: RenderResult) -> None:
         rendered = cognito.render_guest_policy(
             spec.profiles[name], prefix=spec.prefix, region=spec.region, account=spec.account
         )
-        policy = rendered if isinstance(rendered, dict) else rendered.policy
-        result.extra_files[f"cognito/{name}.iam.json"] = dump_json(policy)
-        cog[name] = rendered.report() if hasattr(rendered, "report") else {}
+        result.extra_files[f"cognito/{name}.iam.json"] = dump_json(rendered.policy)
+        cog[name] = rendered.report()
     result.report["cognito"] = cog

@@ -42,12 +42,9 @@ def _client_id(prof: RenderedProfile, spec: Spec, claims: dict[str, str]) -> str
     return base + ("c1" if prof.client_id["wildcard"] else "")
 
 
-def _concrete(pattern: str, claims: dict[str, str], client_id: str, *, filter_: bool) -> str:
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1)
-        return client_id if name == BUILTIN_CLIENT_ID else claims[name]
-
-    text = PLACEHOLDER_RE.sub(repl, pattern)
+def _concrete(pattern: str, claims: dict[str, str], client_id: str) -> str:
+    """A concrete topic the pattern grants: placeholders filled, wildcard levels replaced."""
+    text = _concrete_keep_wildcards(pattern, claims, client_id)
     levels = []
     for level in text.split("/"):
         if level == "+":
@@ -89,7 +86,7 @@ def check_profile(spec: Spec, prof: RenderedProfile) -> list[str]:
         if g.action == "iot:Connect":
             continue
         rtype = "topicfilter/" if g.action == "iot:Subscribe" else "topic/"
-        mine = full(_concrete(g.pattern, a, cid_a, filter_=False))
+        mine = full(_concrete(g.pattern, a, cid_a))
         if decide(g.action, rtype + mine) != "ALLOWED":
             problems.append(f"{g.action} on {mine!r} (granted by {g.pattern!r}) is not allowed")
         if g.action == "iot:Subscribe":
@@ -97,7 +94,7 @@ def check_profile(spec: Spec, prof: RenderedProfile) -> list[str]:
             if decide(g.action, rtype + literal) != "ALLOWED":
                 problems.append(f"iot:Subscribe to the filter {literal!r} itself is not allowed")
         if PLACEHOLDER_RE.search(g.pattern) and (spec.claims or "{client_id}" in g.pattern):
-            theirs = full(_concrete(g.pattern, b, cid_b, filter_=False))
+            theirs = full(_concrete(g.pattern, b, cid_b))
             if theirs != mine and decide(g.action, rtype + theirs) == "ALLOWED":
                 problems.append(
                     f"{g.action} on another identity's {theirs!r} is allowed ({g.pattern!r})"
