@@ -8,7 +8,8 @@ IOTWS001  error     not a valid policy document (the evaluator refuses it)
 IOTWS002  error     iot:Subscribe on a topic/ resource (checked against topicfilter/)
 IOTWS003  error     Publish/Receive/RetainPublish/GetRetainedMessage on topicfilter/
 IOTWS004  warning   Subscribe allowed but Receive not allowed on its topics
-IOTWS005  warning   + or # in a topic/ resource (literal; never in a topic name)
+IOTWS005  error     + or # in a topic/ resource: literal, and topic names cannot contain
+                    them, so the resource never matches anything
 IOTWS006  error     Connect on *, client/* or client/${iot:ClientId}: client-id
                     takeover (warning for a partial wildcard such as client/anon-*)
 IOTWS007  error     ${iot:ClientId} in a resource while Connect does not bind client
@@ -352,7 +353,7 @@ def _statement_findings(
         if arn.rtype == "topic" and ("+" in arn.name or "#" in arn.name):
             add(
                 "IOTWS005",
-                "warning",
+                "error",
                 f"'+'/'#' in topic resource {r!r} are literal in policies and cannot occur "
                 "in a topic name: it never matches a real topic",
                 "use * in topic/ resources (IOT_FACTS section 3)",

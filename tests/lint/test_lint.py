@@ -300,7 +300,7 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixt
     good = tmp_path / "good.json"
     good.write_text(json.dumps(GENERATED), encoding="utf-8")
 
-    assert main(["lint", "--policy", str(bad)]) == 1
+    assert main(["lint", "--policy", str(bad)]) == 2
     out, err = capsys.readouterr()
     assert re.match(r"^ERROR IOTWS006 doc\[0\] stmt\[0\]: .+ \(fix: .+\)$", out.splitlines()[0])
     assert "1 error(s)" in err
@@ -314,7 +314,7 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixt
 
     warn = tmp_path / "warn.json"
     warn.write_text(json.dumps(CASES["IOTWS009"][0][0]), encoding="utf-8")
-    assert main(["lint", "--policy", str(warn), "--json"]) == 0
+    assert main(["lint", "--policy", str(warn), "--json"]) == 4
     out, _ = capsys.readouterr()
     data = json.loads(out)
     assert [d["id"] for d in data] == ["IOTWS009"]
@@ -326,7 +326,7 @@ def test_cli_invalid_json_is_a_user_error(
 ) -> None:
     path = tmp_path / "p.json"
     path.write_text("{", encoding="utf-8")
-    assert main(["lint", "--policy", str(path)]) == 2
+    assert main(["lint", "--policy", str(path)]) == 1
     _, err = capsys.readouterr()
     assert "invalid JSON" in err and "Traceback" not in err
 
@@ -371,7 +371,7 @@ def test_spec_form_checks_region_against_the_flag(
 ) -> None:
     spec = tmp_path / "access.yaml"
     spec.write_text(SPEC_WITH_EVERYTHING, encoding="utf-8")
-    assert main(["lint", "--spec", str(spec), "--region", "us-east-1"]) == 1
+    assert main(["lint", "--spec", str(spec), "--region", "us-east-1"]) == 2
     out, _ = capsys.readouterr()
     assert "== profile guest" in out and "== profile user" in out
     assert "ERROR IOTWS014" in out
@@ -391,6 +391,6 @@ def test_spec_form_bad_spec_is_a_user_error(
 ) -> None:
     spec = tmp_path / "access.yaml"
     spec.write_text("version: 2\n", encoding="utf-8")
-    assert main(["lint", "--spec", str(spec)]) == 2
+    assert main(["lint", "--spec", str(spec)]) == 1
     _, err = capsys.readouterr()
     assert err.startswith("iotws lint: error:") and "Traceback" not in err

@@ -1,4 +1,11 @@
-"""`iotws lint`: findings with ids, severity and a fix hint; exit 1 when any is an error.
+"""`iotws lint`: findings with ids, severity and a fix hint; a cfn-lint-style exit code.
+
+The exit code is a bitmask of the levels found, as cfn-lint's: 2 for errors, 4 for
+warnings, 8 for informational findings (so 6 is errors and warnings). `--fail-on LEVEL`
+says which levels count: `error` (only errors), `warning` (the default: errors and
+warnings, like cfn-lint), `info` (all three) or `none` (always 0 when linting ran).
+Bad input (an unreadable file, invalid JSON, a bad spec) exits 1, which no combination
+of findings produces.
 
 `iotws lint --policy P.json [--policy ...]` lints the documents of the files together (the
 documents that apply to one principal). `iotws lint --spec access.yaml` renders the spec
@@ -16,7 +23,17 @@ from typing import Any
 
 from iotws.commands.simulate import load_policy_files
 from iotws.errors import IotwsError
-from iotws.lint import Finding, has_errors, lint_documents
+from iotws.lint import Finding, lint_documents
+
+# cfn-lint's exit-code bits, and the levels each --fail-on value counts.
+EXIT_BITS = {"error": 2, "warning": 4, "info": 8}
+FAIL_ON = {
+    "error": ("error",),
+    "warning": ("error", "warning"),
+    "info": ("error", "warning", "info"),
+    "none": (),
+}
+USAGE_ERROR = 1
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +41,9 @@ def register(subparsers: Any) -> None:
         "lint",
         help="Check IoT policy documents (or a spec's rendered policies) for known pitfalls",
         description="Lint IoT policies: wrong resource types, client-id takeover and "
-        "injection, receive leaks, size limits. Exit 1 when any finding is an error.",
+        "injection, receive leaks, size limits, resources that never match. Exit code: a "
+        "bitmask of the levels found (2 error, 4 warning, 8 info) among those --fail-on "
+        "counts; 1 for bad input.",
     )
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -37,6 +56,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--region", help="expected region of every ARN")
     parser.add_argument("--account", help="expected account of every ARN")
     parser.add_argument("--json", action="store_true", help="print findings as a JSON list")
+    parser.add_argument(
+        "--fail-on",
+        choices=tuple(FAIL_ON),
+        default="warning",
+        help="lowest level that makes the exit code non-zero (default: warning, as cfn-lint)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -78,7 +103,24 @@ def lint_spec(path: str, region: str | None, account: str | None) -> list[Findin
     return findings
 
 
+def exit_code(findings: list[Finding], fail_on: str) -> int:
+    """The bitmask of the levels found among those `fail_on` counts (0: none of them)."""
+    code = 0
+    for f in findings:
+        if f.severity in FAIL_ON[fail_on]:
+            code |= EXIT_BITS[f.severity]
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except IotwsError as exc:
+        exc.exit_code = USAGE_ERROR  # distinct from every finding bitmask
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.spec:
         findings = lint_spec(args.spec, args.region, args.account)
     else:
@@ -97,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
             print(f.render())
     counts = {sev: sum(1 for f in findings if f.severity == sev) for sev in ("error", "warning")}
     info = len(findings) - counts["error"] - counts["warning"]
+    code = exit_code(findings, args.fail_on)
     print(
-        f"iotws lint: {counts['error']} error(s), {counts['warning']} warning(s), {info} info",
+        f"iotws lint: {counts['error']} error(s), {counts['warning']} warning(s), {info} info; "
+        f"exit code {code} (--fail-on {args.fail_on})",
         file=sys.stderr,
     )
-    return 1 if has_errors(findings) else 0
+    return code
