@@ -14,11 +14,9 @@ import base64
 import json
 import re
 import uuid
-import zipfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -30,7 +28,6 @@ PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # IOT_FACTS section 2
 TTL_MIN, TTL_MAX = 300, 86_400  # IOT_FACTS section 2
 MAX_DOCUMENTS = 10  # IOT_FACTS section 2
 MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS section 2
-PACKAGED_CONFIG_NAME = "iotws_config.json"
 
 
 class Authorizer(Protocol):
@@ -282,26 +279,6 @@ async def invoke(
         raise AuthRefused(f"authorizer timed out after {timeout:g} s") from exc
     except Exception as exc:  # noqa: BLE001 - a raising Lambda fails the connection
         raise AuthRefused(f"authorizer raised {type(exc).__name__}: {exc}") from exc
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def read_packaged_config(zip_path: str | Path) -> dict[str, Any]:
-    """The authorizer configuration shipped inside the zip (INTERNALS.md)."""
-    with zipfile.ZipFile(zip_path) as zf:
-        data = json.loads(zf.read(PACKAGED_CONFIG_NAME))
-    if not isinstance(data, dict):
-        raise ValueError(f"{PACKAGED_CONFIG_NAME} in {zip_path} is not a JSON object")
-    return data
-
-
-def load_packaged(zip_path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Load the packaged authorizer in-process (iotws.invoke) and its configuration."""
-    from iotws.invoke import load_authorizer  # the generator's loader; imported lazily
-
-    config = read_packaged_config(zip_path)
-    return load_authorizer(str(zip_path)), config
 
 
 def binding_from_config(authorizer: Authorizer, config: Mapping[str, Any]) -> AuthorizerBinding:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from iotws.evaluator import PolicySet, Request
+
 ALLOWED = "ALLOWED"
 EXPLICIT_DENY = "EXPLICIT_DENY"
 IMPLICIT_DENY = "IMPLICIT_DENY"
@@ -27,23 +29,16 @@ class PolicyEngine(Protocol):
 
 
 class _EvaluatorPolicy:
-    def __init__(self, policy_set: Any, request_cls: Any) -> None:
+    def __init__(self, policy_set: PolicySet) -> None:
         self._ps = policy_set
-        self._request = request_cls
 
     def evaluate(self, action: str, resource: str, variables: Mapping[str, str]) -> str:
-        result: str = self._ps.evaluate(self._request(action, resource, variables)).result
+        result: str = self._ps.evaluate(Request(action, resource, variables)).result
         return result
 
 
 class EvaluatorEngine:
-    """`iotws.evaluator.PolicySet`, imported lazily so the codec has no hard dependency."""
-
-    def __init__(self) -> None:
-        from iotws.evaluator import PolicySet, Request
-
-        self._policy_set = PolicySet
-        self._request = Request
+    """The kit's policy evaluator (`iotws.evaluator.PolicySet`)."""
 
     def compile(self, documents: Sequence[Mapping[str, Any]]) -> CompiledPolicy:
-        return _EvaluatorPolicy(self._policy_set.from_documents(list(documents)), self._request)
+        return _EvaluatorPolicy(PolicySet.from_documents(list(documents)))

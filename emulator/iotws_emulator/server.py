@@ -33,7 +33,9 @@ from websockets.http11 import Request, Response
 
 from iotws_emulator import codec
 from iotws_emulator.auth import IamIdentity, RequestInfo
-from iotws_emulator.broker import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, Broker, EmulatorConfig
+from iotws_emulator.broker import Broker
+from iotws_emulator.config import EmulatorConfig
+from iotws_emulator.limits import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from iotws_emulator.policy import CompiledPolicy
 from iotws_emulator.sigv4 import COGNITO_SUB, FakeCognito, verify_presigned
 
@@ -211,6 +213,7 @@ class Emulator:
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        self.broker.bind_loop()
         conn_cls = type("EmulatorConnection", (_HttpAwareConnection,), {"emulator": self})
         self._ws_server = await serve(
             self._ws_handler,

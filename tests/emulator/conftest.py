@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emuhelpers import AUTH_NAME, Running, StubAuthorizer  # noqa: E402
 
 from iotws_emulator.auth import AuthorizerBinding  # noqa: E402
-from iotws_emulator.broker import EmulatorConfig  # noqa: E402
+from iotws_emulator.config import EmulatorConfig  # noqa: E402
 from iotws_emulator.policy import EvaluatorEngine  # noqa: E402
 from iotws_emulator.server import Emulator, EmulatorThread  # noqa: E402
 

@@ -15,7 +15,7 @@ from iotws.package import build_authorizer_zip
 from iotws.spec import load_spec
 from iotws.tokens import claims_for, mint_hs256
 from iotws_emulator.auth import binding_from_config
-from iotws_emulator.broker import EmulatorConfig
+from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.policy import EvaluatorEngine
 from iotws_emulator.server import Emulator, EmulatorThread
 

@@ -1,32 +1,19 @@
 """`iotws emulate --spec access.yaml`: the local IoT Core data plane (DESIGN decision 7).
 
-Generates and packages the authorizer into the build directory when it has no
-`authorizer.zip`, loads that zip in-process, and serves MQTT over WebSockets at
-`ws://HOST:PORT/mqtt`, `POST /topics/{topic}`, `GET /config.json` and the `--serve`
-directory on one port, logging every authorization decision to stderr.
+A thin command: it checks its arguments and runs `iotws_emulator.app`, which loads the
+spec and its build and serves MQTT over WebSockets, HTTP publish and the web page.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
 import os
-import shlex
-import signal
-import sys
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from iotws.errors import IotwsError
-
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
-SAMPLE_SUBJECT = "devuser"
+from iotws_emulator import app
+from iotws_emulator.app import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 
 def register(sub: Any) -> None:
@@ -60,285 +47,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-@dataclass
-class Prepared:
-    """Everything `iotws emulate` needs, loaded and checked before any port is opened."""
-
-    spec: Any
-    zip_path: Path
-    authorizer: Any
-    config: dict[str, Any]
-    region: str
-    account: str
-    secret: bytes | None = None
-    dev_token: str | None = None
-    dev_client_id: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PreparedCognito:
-    """A spec with `cognito:` and no `authorizer:`: the guest IAM policy and page config."""
-
-    spec: Any
-    policy_path: Path
-    documents: list[dict[str, Any]]
-    region: str
-    account: str
-    web_config: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
-
-
-def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCognito:
-    """Read the guest role's IAM policy from `build/cognito/<guest_profile>.iam.json`,
-    generating the build directory first when it is missing (IOT_FACTS section 6)."""
-    import json
-
-    from iotws.generate import generate
-    from iotws.render import client_config
-
-    notes: list[str] = []
-    guest = spec.cognito.guest_profile
-    build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
-    policy_path = build_dir / "cognito" / f"{guest}.iam.json"
-    if not policy_path.is_file():
-        generate(spec_path, build_dir)
-        notes.append(f"generated the guest IAM policy into {build_dir}")
-    elif Path(spec_path).stat().st_mtime > policy_path.stat().st_mtime:
-        notes.append(
-            f"warning: {policy_path} is older than {spec_path}; run `make generate` to rebuild it"
-        )
-    document = json.loads(policy_path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict):
-        raise IotwsError(
-            f"{policy_path} is not a JSON object",
-            field="--build",
-            fix="rebuild it with `iotws generate`",
-        )
-    prof = client_config(spec).get("profiles", {}).get(guest, {})
-    web_config = {
-        "prefix": spec.prefix,
-        "clientId": prof.get("clientId", ""),
-        "subscribe": (prof.get("subscribe") or [""])[0],
-        "publish": (prof.get("publish") or [""])[0],
-    }
-    return PreparedCognito(
-        spec=spec,
-        policy_path=policy_path,
-        documents=[document],
-        # The IAM policy carries literal ARNs: the spec's aws section (required on this path).
-        region=spec.region or DEFAULT_REGION,
-        account=spec.account or DEFAULT_ACCOUNT,
-        web_config=web_config,
-        notes=notes,
-    )
-
-
-async def _serve_cognito(prep: PreparedCognito, args: argparse.Namespace) -> None:
-    from iotws_emulator.broker import EmulatorConfig
-    from iotws_emulator.policy import EvaluatorEngine
-    from iotws_emulator.server import CognitoGuests, Emulator
-    from iotws_emulator.sigv4 import FakeCognito
-
-    engine = EvaluatorEngine()
-    config = EmulatorConfig(authorizers={}, engine=engine, region=prep.region, account=prep.account)
-    guests = CognitoGuests(
-        pool=FakeCognito(prep.region),
-        policy=engine.compile(prep.documents),
-        profile=prep.spec.cognito.guest_profile,
-    )
-    emu = Emulator(
-        config,
-        host=args.host,
-        port=args.port,
-        tcp_port=args.tcp_port,
-        serve_dir=args.serve,
-        web_config=prep.web_config,
-        cognito=guests,
-    )
-    try:
-        await emu.start()
-    except OSError as exc:
-        raise IotwsError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
-            field="--port",
-            fix="pick a free port, e.g. --port 8081",
-        ) from None
-    lines = [*prep.notes]
-    lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
-    lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
-    lines.append(f"  fake Cognito Identity POST {emu.http_url}/cognito (GetId, ...)")
-    lines.append(f"  identity pool         {guests.pool.pool_id}")
-    lines.append(f"  HTTP publish          POST {emu.http_url}/topics/{{topic}}?qos=0|1")
-    lines.append(f"  client config         {emu.http_url}/config.json")
-    if args.serve:
-        lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
-    lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
-    lines.append("Ctrl-C to stop.")
-    print("\n".join(lines), file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await emu.stop()
-
-
-def _sample_client_id(template: str, claims: dict[str, str]) -> str:
-    out = template
-    for name, value in claims.items():
-        out = out.replace("{" + name + "}", value)
-    return out[:-1] + "1" if out.endswith("*") else out
-
-
-def prepare(
-    spec_path: str,
-    build: str | None,
-    *,
-    secret_env: str | None = None,
-    region: str | None = None,
-    account: str | None = None,
-) -> Prepared:
-    """Load the spec, build the package if needed, load the authorizer, install a dev secret."""
-    from iotws.generate import generate
-    from iotws.invoke import load_authorizer
-    from iotws.package import build_authorizer_zip
-    from iotws.spec import load_spec
-
-    spec = load_spec(spec_path)
-    notes: list[str] = []
-    build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
-    zip_path = build_dir / "authorizer.zip"
-    if not zip_path.is_file():
-        generate(spec_path, build_dir)
-        build_authorizer_zip(spec_path, zip_path)
-        notes.append(f"generated and packaged the authorizer into {build_dir}")
-    elif Path(spec_path).stat().st_mtime > zip_path.stat().st_mtime:
-        notes.append(
-            f"warning: {zip_path} is older than {spec_path}; run `make package` to rebuild it"
-        )
-    loaded = load_authorizer(zip_path)
-    config = dict(loaded.config)
-    if not isinstance(config.get("name"), str) or not config["name"]:
-        raise IotwsError(
-            f"{zip_path}: the packaged configuration has no authorizer name",
-            field="--build",
-            fix="rebuild it with `iotws package`",
-        )
-    prepared = Prepared(
-        spec=spec,
-        zip_path=zip_path,
-        authorizer=loaded,
-        config=config,
-        region=region or spec.region or DEFAULT_REGION,
-        account=account or spec.account or DEFAULT_ACCOUNT,
-        notes=notes,
-    )
-    if spec.authorizer.mode == "hs256":
-        from iotws.tokens import claims_for, mint_hs256, new_dev_secret, secret_from_env
-
-        secret = secret_from_env(secret_env) if secret_env else new_dev_secret()
-        loaded.set_secret_override(secret)
-        prepared.secret = secret
-        select = spec.authorizer.select
-        role = next(iter(select.values)) if select and select.values else None
-        claims = claims_for(spec, SAMPLE_SUBJECT, role)
-        prepared.dev_token = mint_hs256(secret, claims, ttl_seconds=8 * 3600)
-        profile_name = (select.values.get(role or "") if select else None) or (
-            select.default if select else None
-        )
-        profile = spec.profiles.get(profile_name) if profile_name else None
-        if profile is not None:
-            prepared.dev_client_id = _sample_client_id(profile.client_id, {"sub": SAMPLE_SUBJECT})
-    return prepared
-
-
-def _banner(prep: Prepared, emu: Any, serve_dir: str | None, secret_env: str | None) -> str:
-    spec = prep.spec
-    lines = [*prep.notes]
-    lines.append(
-        f"iotws emulator: authorizer {prep.config['name']} ({spec.authorizer.mode}) "
-        f"from {prep.zip_path}"
-    )
-    lines.append(
-        f"  MQTT over WebSockets  {emu.ws_url}"
-        f"?x-amz-customauthorizer-name={quote(prep.config['name'])}"
-    )
-    if emu.tcp_port is not None:
-        lines.append(f"  MQTT over TCP         mqtt://{emu.host}:{emu.tcp_port}")
-    lines.append(f"  HTTP publish          POST {emu.http_url}/topics/{{topic}}?qos=0|1")
-    lines.append(f"  client config         {emu.http_url}/config.json")
-    if serve_dir:
-        lines.append(f"  web page              {emu.http_url}/")
-    lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
-    if prep.dev_token:
-        source = f"secret from ${secret_env}" if secret_env else "random secret for this run"
-        lines.append(f"dev token for sub={SAMPLE_SUBJECT} (HS256, valid 8 h, {source}):")
-        lines.append(f"  {prep.dev_token}")
-        if prep.dev_client_id:
-            lines.append(f"  connect with client id {prep.dev_client_id}")
-        if serve_dir:
-            lines.append(f"  page with the token:  {emu.http_url}/?token={prep.dev_token}")
-    elif spec.authorizer.mode == "jwks":
-        lines.append("jwks mode: connect with a token from your identity provider")
-    script = Path("examples/custom-authorizer/scripts/publish.py")
-    cmd = ["python", str(script), "--endpoint-url", emu.http_url]
-    if spec.source:
-        cmd += ["--spec", spec.source]
-    lines.append("publish from a backend:")
-    lines.append("  " + shlex.join(cmd) + ' --message \'{"text": "hello"}\'')
-    lines.append("Ctrl-C to stop.")
-    return "\n".join(lines)
-
-
-async def _serve(prep: Prepared, args: argparse.Namespace) -> None:
-    from iotws_emulator.auth import binding_from_config
-    from iotws_emulator.broker import EmulatorConfig
-    from iotws_emulator.policy import EvaluatorEngine
-    from iotws_emulator.server import Emulator
-
-    binding = binding_from_config(prep.authorizer, prep.config)
-    config = EmulatorConfig(
-        authorizers={binding.name: binding},
-        engine=EvaluatorEngine(),
-        default_authorizer=binding.name,
-        region=prep.region,
-        account=prep.account,
-    )
-    web_config = {
-        "authorizerName": binding.name,
-        "tokenKeyName": binding.token_key_name or "",
-        "prefix": prep.config.get("prefix") or "",
-        "mode": prep.config.get("mode") or "",
-    }
-    emu = Emulator(
-        config,
-        host=args.host,
-        port=args.port,
-        tcp_port=args.tcp_port,
-        serve_dir=args.serve,
-        web_config=web_config,
-    )
-    try:
-        await emu.start()
-    except OSError as exc:
-        raise IotwsError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
-            field="--port",
-            fix="pick a free port, e.g. --port 8081",
-        ) from None
-    print(_banner(prep, emu, args.serve, args.secret_env), file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        # SIGTERM (e.g. from a test or a process manager) stops as cleanly as Ctrl-C.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await emu.stop()
-
-
 def run(args: argparse.Namespace) -> int:
     if args.serve and not Path(args.serve).is_dir():
         raise IotwsError(
@@ -350,25 +58,17 @@ def run(args: argparse.Namespace) -> int:
             field="--secret-env",
             fix=f"export {args.secret_env}=<dev secret>, or drop --secret-env for a random one",
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    from iotws.spec import load_spec
-
-    spec = load_spec(args.spec)
-    if spec.cognito is not None and not spec.has_authorizer:
-        cog = prepare_cognito(spec, args.spec, args.build)
-        try:
-            asyncio.run(_serve_cognito(cog, args))
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
-        return 0
-    prep = prepare(
-        args.spec, args.build, secret_env=args.secret_env, region=args.region, account=args.account
+    return app.run(
+        app.Options(
+            spec=args.spec,
+            build=args.build,
+            host=args.host,
+            port=args.port,
+            tcp_port=args.tcp_port,
+            serve=args.serve,
+            secret_env=args.secret_env,
+            region=args.region,
+            account=args.account,
+            verbose=args.verbose,
+        )
     )
-    if args.verbose:
-        logging.getLogger("iotws.emulator.authorizer").setLevel(logging.DEBUG)
-    try:
-        asyncio.run(_serve(prep, args))
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-    return 0

@@ -1,0 +1,28 @@
+"""The emulator's configuration: authorizers, the policy engine, ARNs, clocks and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iotws_emulator.auth import AUTHORIZER_TIMEOUT_SECONDS, AuthorizerBinding
+from iotws_emulator.clock import Clock, RealClock
+from iotws_emulator.policy import PolicyEngine
+
+
+@dataclass
+class EmulatorConfig:
+    authorizers: dict[str, AuthorizerBinding]
+    engine: PolicyEngine
+    default_authorizer: str | None = None
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    clock: Clock = field(default_factory=RealClock)  # authorizer TTLs, event timestamps
+    keepalive_clock: Clock = field(default_factory=RealClock)  # keep-alive enforcement
+    authorizer_timeout: float = AUTHORIZER_TIMEOUT_SECONDS
+    connect_timeout: float = 10.0  # real seconds to wait for CONNECT (unverified for IoT)
+    outbound_limit_bytes: int = 16 * 1024 * 1024  # per-connection queue (slow readers)
+    server_name: str = "localhost"
+    enforce: bool = True
+
+    def arn(self, resource: str) -> str:
+        return f"arn:aws:iot:{self.region}:{self.account}:{resource}"

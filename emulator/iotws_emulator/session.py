@@ -1,0 +1,403 @@
+"""One MQTT connection: its state, authorization cache, outbound queue and in-flight QoS 1
+messages, timers and close.
+
+Public interface (used by the broker and the packet handler):
+
+- `Session.deliver(msg, qos, retain)`: queue a message for the client. `iot:Receive` is
+  checked in the writer task when the message goes out, so a slow or refreshing receiver
+  never holds up a publisher.
+- `Session.send_packet(packet)`: queue a control packet (CONNACK, SUBACK, ...).
+- `Session.allowed(action, resource, what)`: policy check with a per-connection cache and
+  one log line per new decision; refreshes the grant first once `refreshAfterInSeconds`
+  has passed (custom-auth-lambda.html).
+- `Session.acknowledge(packet_id)`: a PUBACK from the client frees an in-flight slot.
+- `Session.start_tasks()`, `Session.close(reason, ...)`.
+
+The session talks to its broker through `SessionHost` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from iotws_emulator import codec
+from iotws_emulator.auth import AuthRefused, RequestInfo
+from iotws_emulator.authn import Grant
+from iotws_emulator.codec import Prop
+from iotws_emulator.config import EmulatorConfig
+from iotws_emulator.limits import (
+    AUTH_ERROR,
+    CONNECTION_LOST,
+    CUSTOMAUTH_TTL_EXPIRATION,
+    KEEPALIVE_GRACE,
+    KEEPALIVE_MAX,
+    MAX_INFLIGHT,
+    MQTT_KEEP_ALIVE_TIMEOUT,
+    RC_KEEP_ALIVE_TIMEOUT,
+    RC_MAX_CONNECT_TIME,
+    RC_NOT_AUTHORIZED,
+    RC_QUOTA_EXCEEDED,
+    THROTTLED,
+)
+from iotws_emulator.policy import ALLOWED
+
+log = logging.getLogger("iotws.emulator")
+
+
+class Transport(Protocol):
+    async def send(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SessionHost(Protocol):
+    """What a session needs from its broker."""
+
+    config: EmulatorConfig
+
+    def spawn(self, coro: Awaitable[Any]) -> None: ...
+
+    def detach(self, s: Session) -> None:
+        """Forget the session's client id and subscriptions (it is closing)."""
+        ...
+
+    def session_ended(
+        self, s: Session, reason: str, *, client_initiated: bool, publish_will: bool
+    ) -> None:
+        """The connection is closed: will message and `disconnected` lifecycle event."""
+        ...
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    props: codec.Properties
+    expires_at: float | None = None  # clock.monotonic() deadline (MQTT 5 message expiry)
+    _qos0: dict[tuple[int, bool], bytes] = field(default_factory=dict)
+    _topic_bytes: bytes | None = None
+
+    def encode(
+        self, level: int, qos: int, retain: bool, packet_id: int | None, now: float
+    ) -> bytes:
+        if qos == 0:
+            cached = self._qos0.get((level, retain))
+            if cached is not None and self.expires_at is None:
+                return cached
+        if level == 4 and qos == 1 and packet_id is not None:
+            # hot path (QoS 1 fan-out): header, topic and payload reused, only the id changes
+            topic = self._topic_bytes
+            if topic is None:
+                topic = self._topic_bytes = codec.encode_utf8(self.topic)
+            first = 0x32 | (0x01 if retain else 0)
+            body_len = len(topic) + 2 + len(self.payload)
+            return b"".join(
+                (
+                    bytes((first,)),
+                    codec.encode_varint(body_len),
+                    topic,
+                    packet_id.to_bytes(2, "big"),
+                    self.payload,
+                )
+            )
+        props = codec.Properties()
+        if level == 5 and self.props:
+            props = codec.Properties(dict(self.props.values), list(self.props.user))
+            if self.expires_at is not None:
+                props.values[Prop.MESSAGE_EXPIRY_INTERVAL] = max(0, int(self.expires_at - now))
+        data = codec.encode(
+            codec.Publish(self.topic, self.payload, qos, retain, False, packet_id, props), level
+        )
+        if qos == 0 and self.expires_at is None:
+            self._qos0[(level, retain)] = data
+        return data
+
+
+@dataclass
+class SubOptions:
+    qos: int
+    no_local: bool = False
+    retain_as_published: bool = False
+
+
+@dataclass
+class Delivery:
+    msg: Message
+    qos: int
+    retain: bool
+
+
+def message_props(props: codec.Properties) -> codec.Properties:
+    """The MQTT 5 properties of a PUBLISH that travel with the message to subscribers."""
+    out = codec.Properties()
+    for p in codec.MESSAGE_PROPS:
+        if p in props.values:
+            out.values[p] = props.values[p]
+    out.user = list(props.user)
+    return out
+
+
+class Session:
+    """One MQTT connection."""
+
+    def __init__(self, host: SessionHost, transport: Transport, info: RequestInfo) -> None:
+        self.host = host
+        self.config = host.config
+        self.transport = transport
+        self.info = info
+        self.connection_id = str(uuid.uuid4())
+        self.session_identifier = str(uuid.uuid4())
+        self.level = 4
+        self.client_id = ""
+        self.principal = ""
+        self.profile: str | None = None
+        self.grant: Grant | None = None
+        self.connected = False
+        self.closing = False
+        self.version_number = 0
+        self.subscriptions: dict[str, SubOptions] = {}
+        self.will: codec.Will | None = None
+        self.keep_alive = KEEPALIVE_MAX
+        self.last_seen = self.config.keepalive_clock.monotonic()
+        self.refresh_at = 0.0
+        self.aliases: dict[int, str] = {}
+        self.variables: dict[str, str] = {}
+        self._decisions: dict[tuple[str, str], bool] = {}
+        self._refresh_lock = asyncio.Lock()
+        self._out: deque[bytes | Delivery] = deque()
+        self._out_bytes = 0
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, Message] = {}
+        self._inflight_free = asyncio.Event()
+        self._next_pid = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.closed = asyncio.Event()
+
+    # ----------------------------------------------------------------- naming
+
+    def __repr__(self) -> str:
+        return f"<Session {self.client_id or '?'} {self.connection_id[:8]}>"
+
+    def describe(self) -> str:
+        return f"client={self.client_id or '-'}"
+
+    # ----------------------------------------------------------------- output
+
+    def send_packet(self, packet: codec.Packet) -> None:
+        self._push(codec.encode(packet, self.level))
+
+    def _push(self, item: bytes | Delivery) -> None:
+        if self.closing:
+            return
+        size = len(item) if isinstance(item, bytes) else len(item.msg.payload) + 64
+        if self._out_bytes + size > self.config.outbound_limit_bytes:
+            # A receiver that does not keep up. IoT throttles such clients; the exact
+            # behaviour is unverified: the emulator disconnects with THROTTLED.
+            self.host.spawn(self.close(THROTTLED, v5_code=RC_QUOTA_EXCEEDED))
+            return
+        self._out_bytes += size
+        self._out.append(item)
+        self._wake.set()
+
+    def deliver(self, msg: Message, qos: int, retain: bool) -> None:
+        self._push(Delivery(msg, qos, retain))
+
+    def acknowledge(self, packet_id: int) -> None:
+        if self._inflight.pop(packet_id, None) is not None:
+            self._inflight_free.set()
+
+    def drop_inflight(self) -> None:
+        self._inflight.clear()
+        self._inflight_free.set()
+
+    def _packet_id(self) -> int:
+        for _ in range(65_535):
+            self._next_pid = self._next_pid % 65_535 + 1
+            if self._next_pid not in self._inflight:
+                return self._next_pid
+        raise RuntimeError("no free packet id")
+
+    async def _writer(self) -> None:
+        try:
+            await self._write_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a dead transport ends the session
+            log.debug("writer for %s ended: %r", self.describe(), exc)
+            self.host.spawn(self.close(CONNECTION_LOST))
+
+    async def _write_loop(self) -> None:
+        out = self._out
+        clock = self.config.clock
+        while True:
+            if not out:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = bytearray()
+            while out and len(batch) < 65_536:
+                item = out.popleft()
+                if isinstance(item, bytes):
+                    self._out_bytes -= len(item)
+                    batch += item
+                    continue
+                self._out_bytes -= len(item.msg.payload) + 64
+                msg = item.msg
+                now = clock.monotonic()
+                if msg.expires_at is not None and now >= msg.expires_at:
+                    continue
+                allowed = self._decisions.get(("iot:Receive", "topic/" + msg.topic))
+                if allowed is None or now >= self.refresh_at:
+                    allowed = await self.allowed_receive(msg.topic)
+                if not allowed:
+                    continue
+                pid = None
+                if item.qos:
+                    if len(self._inflight) >= MAX_INFLIGHT:
+                        # mqtt.html: at most 100 unacknowledged QoS 1 messages.
+                        if batch:
+                            await self.transport.send(bytes(batch))
+                            batch = bytearray()
+                        while len(self._inflight) >= MAX_INFLIGHT:
+                            self._inflight_free.clear()
+                            await self._inflight_free.wait()
+                    pid = self._packet_id()
+                    self._inflight[pid] = msg
+                batch += msg.encode(self.level, item.qos, item.retain, pid, now)
+            if batch:
+                await self.transport.send(bytes(batch))
+
+    # ----------------------------------------------------------------- authorization
+
+    def set_grant(self, grant: Grant) -> None:
+        self.grant = grant
+        self.principal = grant.principal
+        self.profile = grant.profile
+        self.refresh_at = self.config.clock.monotonic() + grant.refresh_after
+
+    def check(self, action: str, resource: str) -> tuple[bool, str]:
+        """The policy's answer now, without refresh, cache or log."""
+        if not self.config.enforce:
+            return True, ALLOWED
+        assert self.grant is not None
+        result = self.grant.policy.evaluate(action, self.config.arn(resource), self.variables)
+        return result == ALLOWED, result
+
+    async def _ensure_fresh(self) -> bool:
+        """Invoke the authorizer again once `refreshAfterInSeconds` has passed
+        (custom-auth-lambda.html: the gateway caches the policy that long)."""
+        if self.config.clock.monotonic() < self.refresh_at or self.closing:
+            return not self.closing
+        async with self._refresh_lock:
+            if self.config.clock.monotonic() < self.refresh_at:
+                return True
+            assert self.grant is not None
+            try:
+                grant = await self.grant.refresh()
+            except AuthRefused as exc:
+                log.info("DENY refresh %s: %s", self.describe(), exc)
+                self.host.spawn(self.close(AUTH_ERROR, v5_code=RC_NOT_AUTHORIZED))
+                return False
+            self.set_grant(grant)
+            self._decisions.clear()
+            log.info(
+                "ALLOW refresh %s principal=%s%s next_refresh=%ss",
+                self.describe(),
+                self.principal,
+                f" profile={self.profile}" if self.profile else "",
+                grant.refresh_after,
+            )
+            return True
+
+    async def allowed(self, action: str, resource: str, what: str) -> tuple[bool, str]:
+        """Check `action` on `resource` with caching and one log line per new decision."""
+        if not await self._ensure_fresh():
+            return False, "REFRESH_FAILED"
+        key = (action, resource)
+        cached = self._decisions.get(key)
+        if cached is not None:
+            return cached, ALLOWED if cached else "DENIED"
+        ok, result = self.check(action, resource)
+        if len(self._decisions) >= 4096:
+            self._decisions.clear()
+        self._decisions[key] = ok
+        verb = action.split(":", 1)[1].lower()
+        if ok:
+            log.info("ALLOW %s %s %s", verb, self.describe(), what)
+        else:
+            log.info("DENY %s %s %s: %s", verb, self.describe(), what, result)
+        return ok, result
+
+    async def allowed_receive(self, topic: str) -> bool:
+        ok, _ = await self.allowed("iot:Receive", f"topic/{topic}", f"topic={topic}")
+        return ok
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start_tasks(self) -> None:
+        self._tasks.append(asyncio.create_task(self._writer()))
+        self._tasks.append(asyncio.create_task(self._keepalive_watchdog()))
+        if self.grant is not None:
+            self._tasks.append(asyncio.create_task(self._ttl_timer(self.grant.disconnect_after)))
+
+    async def _keepalive_watchdog(self) -> None:
+        # mqtt.html: dropped after 1.5 times the (clamped) keep-alive.
+        kclock = self.config.keepalive_clock
+        limit = self.keep_alive * KEEPALIVE_GRACE
+        while True:
+            idle = kclock.monotonic() - self.last_seen
+            if idle >= limit:
+                log.info(
+                    "CLOSE %s: no packet for %.0f s (keep-alive %d s)",
+                    self.describe(),
+                    idle,
+                    self.keep_alive,
+                )
+                await self.close(MQTT_KEEP_ALIVE_TIMEOUT, v5_code=RC_KEEP_ALIVE_TIMEOUT)
+                return
+            await kclock.sleep(limit - idle)
+
+    async def _ttl_timer(self, seconds: int) -> None:
+        # custom-auth-lambda.html: a hard cap on the connection's life, not extended by
+        # refreshes.
+        await self.config.clock.sleep(seconds)
+        log.info("CLOSE %s: disconnectAfterInSeconds=%d reached", self.describe(), seconds)
+        await self.close(CUSTOMAUTH_TTL_EXPIRATION, v5_code=RC_MAX_CONNECT_TIME)
+
+    async def close(
+        self,
+        reason: str,
+        *,
+        client_initiated: bool = False,
+        v5_code: int | None = None,
+        publish_will: bool = True,
+    ) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        current = asyncio.current_task()
+        for t in self._tasks:
+            if t is not current:
+                t.cancel()
+        self.host.detach(self)
+        if v5_code is not None and self.level == 5 and self.connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.transport.send(codec.encode(codec.Disconnect(v5_code), 5)), 1.0
+                )
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.transport.close(), 3.0)
+        if self.connected:
+            self.host.session_ended(
+                self, reason, client_initiated=client_initiated, publish_will=publish_will
+            )
+        self.closed.set()
