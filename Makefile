@@ -18,25 +18,48 @@ PYTEST_ARGS ?=
 # Terraform: use the provider mirror on this machine if there is one (see `iotws tf-env`).
 TF_ENV = eval "$$($(IOTWS) tf-env --shell)"
 
-.PHONY: help
-help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+DEV_SECRET := build/dev-secret
 
-$(VENV)/.stamp: pyproject.toml
+.PHONY: help
+help: ## List the targets and the variables
+	@if [ -t 1 ]; then c=$$'\033[36m'; n=$$'\033[0m'; else c=; n=; fi; \
+	echo "usage: make TARGET [NAME=value ...]"; echo; echo "targets:"; \
+	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk -v c="$$c" -v n="$$n" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-12s%s %s\n", c, $$1, n, $$2}'; \
+	echo; echo "variables (current value in brackets):"; \
+	printf '  %s%-12s%s %s\n' \
+	  "$$c" EXAMPLE "$$n" "example folder under examples/: custom-authorizer, cognito-unauth, chat [$(EXAMPLE)]" \
+	  "$$c" SPEC "$$n" "access spec to build [$(SPEC)]" \
+	  "$$c" OUT "$$n" "build directory [$(OUT)]" \
+	  "$$c" PORT "$$n" "make demo's port on 127.0.0.1 [$(PORT)]" \
+	  "$$c" SECRET "$$n" "make demo/token: HS256 dev secret [default: the random one in $(DEV_SECRET)]" \
+	  "$$c" SUB "$$n" "make token: the user (sub claim) to mint a token for; ROLE: its role claim" \
+	  "$$c" PYTEST_ARGS "$$n" "extra pytest arguments for make test, e.g. -k lint"
+
+# Two stamps: the kit alone (what make demo runs), and the kit with the test and lint
+# tools (checkov, moto, hypothesis, mypy, ruff, playwright, ...), which only make test,
+# make lint and make bench need. A cold make demo installs the first only.
+$(VENV)/.stamp-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
+$(VENV)/.stamp: $(VENV)/.stamp-base
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+.PHONY: venv-base
+venv-base: $(VENV)/.stamp-base ## Create .venv with the kit alone (what make demo needs)
+
 .PHONY: venv
-venv: $(VENV)/.stamp ## Create .venv and install the kit with its dev tools from PyPI
+venv: $(VENV)/.stamp ## Create .venv with the kit and its test and lint tools from PyPI
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 .PHONY: web
-web: node_modules/.stamp venv ## Install npm packages and bundle the example web pages (no CDN)
+web: node_modules/.stamp venv-base ## Install npm packages and bundle the example web pages (no CDN)
 	$(PY) -m iotws.webbuild
 
 .PHONY: browser
@@ -49,11 +72,11 @@ browser: ## Install Debian's chromium for the browser tests (apt; needs root or 
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto >/dev/null; }
 
 .PHONY: generate
-generate: venv ## Render policies and authorizer config: SPEC=... OUT=... (default: the example)
+generate: venv-base ## Render policies and authorizer config: SPEC=... OUT=... (default: the example)
 	$(IOTWS) generate --spec $(SPEC) --out $(OUT)
 
 .PHONY: package
-package: generate ## Build the reproducible authorizer zip into $(OUT)/authorizer.zip
+package: generate ## Build the reproducible authorizer zip (and an example's backend zips) into OUT
 	@if grep -q '^authorizer:' $(SPEC); then \
 	  $(IOTWS) package --spec $(SPEC) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
 	@if [ -f $(EXAMPLE_DIR)/functions.txt ]; then for f in $$(cat $(EXAMPLE_DIR)/functions.txt); do \
@@ -81,15 +104,41 @@ bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip s
 	$(PY) -m iotws.bench
 
 .PHONY: demo
-demo: venv web package ## Run the local IoT Core with the example and serve its page
-	$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT)
+demo: venv-base web package $(DEV_SECRET) ## Run the local IoT Core with the example and serve its page (no AWS needed)
+	@echo "$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT) --secret-env IOTWS_JWT_SECRET   # secret: \$$SECRET, else $(DEV_SECRET)"
+	@IOTWS_JWT_SECRET="$${SECRET:-$$(cat $(DEV_SECRET))}" \
+	  $(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT) --secret-env IOTWS_JWT_SECRET
+
+.PHONY: token
+token: venv-base $(DEV_SECRET) ## Mint a dev token for make demo's secret: SUB=alice [ROLE=user] [SECRET=...]
+	@if [ -z "$(SUB)" ]; then echo "make token: say for whom, e.g. make token SUB=alice" >&2; exit 2; fi
+	@IOTWS_JWT_SECRET="$${SECRET:-$$(cat $(DEV_SECRET))}" \
+	  $(IOTWS) token --spec $(SPEC) --sub '$(SUB)' $(if $(ROLE),--role '$(ROLE)')
+
+# make demo's HS256 secret: random, created once, kept out of git (build/ is ignored).
+$(DEV_SECRET):
+	@mkdir -p $(dir $@)
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48), end="")' > $@
+
+# Fails fast, without calling AWS, when no credentials are configured: environment
+# variables, a profile, web identity, container credentials, or ~/.aws files. On an EC2
+# instance role (nothing of this kind to see), set IOTWS_AWS_INSTANCE_ROLE=1.
+.PHONY: aws-credentials
+aws-credentials:
+	@if [ -z "$${AWS_ACCESS_KEY_ID:-}$${AWS_PROFILE:-}$${AWS_DEFAULT_PROFILE:-}$${AWS_WEB_IDENTITY_TOKEN_FILE:-}$${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI:-}$${AWS_CONTAINER_CREDENTIALS_FULL_URI:-}$${IOTWS_AWS_INSTANCE_ROLE:-}" ] \
+	  && [ ! -s "$${AWS_SHARED_CREDENTIALS_FILE:-$$HOME/.aws/credentials}" ] \
+	  && [ ! -s "$${AWS_CONFIG_FILE:-$$HOME/.aws/config}" ]; then \
+	  echo "make $(or $(MAKECMDGOALS),plan): no AWS credentials found (no AWS_ACCESS_KEY_ID, AWS_PROFILE or other AWS_* credential variable, no ~/.aws/credentials or ~/.aws/config)." >&2; \
+	  echo "  fix: run 'aws configure' or export AWS_PROFILE=...; on an EC2 instance role, set IOTWS_AWS_INSTANCE_ROLE=1." >&2; \
+	  echo "  make demo needs no AWS account: it runs the same authorizer and policies locally." >&2; \
+	  exit 1; fi
 
 .PHONY: plan
-plan: package ## terraform plan an example (needs AWS credentials): EXAMPLE=custom-authorizer
+plan: aws-credentials package ## terraform plan an example (needs AWS credentials): EXAMPLE=custom-authorizer
 	$(TF_ENV); cd $(EXAMPLE_DIR) && terraform init -input=false && terraform plan -input=false
 
 .PHONY: deploy
-deploy: package ## terraform apply an example (needs AWS credentials): EXAMPLE=custom-authorizer
+deploy: aws-credentials package ## terraform apply an example (needs AWS credentials): EXAMPLE=custom-authorizer
 	$(TF_ENV); cd $(EXAMPLE_DIR) && terraform init -input=false && terraform apply -input=false
 
 .PHONY: checkov

@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shlex
 import signal
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from iotws.errors import IotwsError
 from iotws.generate import generate
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
+from iotws.paths import examples_dir
 from iotws.render import client_config
 from iotws.spec import load_spec
 from iotws.tokens import claims_for, mint_hs256, new_dev_secret, secret_from_env
@@ -152,7 +155,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         raise IotwsError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
             field="--port",
-            fix="pick a free port, e.g. --port 8081",
+            fix=_port_fix(args.host, args.port),
         ) from None
     lines = [*prep.notes]
     lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
@@ -237,6 +240,42 @@ def prepare(
     return prepared
 
 
+def _port_fix(host: str, port: int) -> str:
+    """How to pick another port, for `iotws emulate` and for `make demo` users alike."""
+    free = port + 1
+    for candidate in range(port + 1, min(port + 50, 65536)):
+        with contextlib.suppress(OSError), socket.socket() as sock:
+            sock.bind((host, candidate))
+            free = candidate
+            break
+    return f"another program uses it; pick a free port: make demo PORT={free} (or --port {free})"
+
+
+def _command_path(path: Path) -> str:
+    """`path` as a user would type it from the current folder (relative when inside it)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def python_command() -> str:
+    """This interpreter (the kit's venv), as typed: `.venv/bin/python3`, never `python`,
+    which Debian does not have and whose packages may lack boto3."""
+    return _command_path(Path(os.path.abspath(sys.executable)))
+
+
+def _make_spec_arg(source: str | None) -> str:
+    """` EXAMPLE=name` for an example's spec, ` SPEC=path` otherwise ('' for the default)."""
+    if not source:
+        return ""
+    path = Path(source).resolve()
+    if path.name == "access.yaml" and path.parent.parent == examples_dir().resolve():
+        name = path.parent.name
+        return "" if name == "custom-authorizer" else f" EXAMPLE={name}"
+    return f" SPEC={source}"
+
+
 def _banner(prep: Prepared, emu: Emulator, serve_dir: str | None, secret_env: str | None) -> str:
     spec = prep.spec
     lines = [*prep.notes]
@@ -265,12 +304,17 @@ def _banner(prep: Prepared, emu: Emulator, serve_dir: str | None, secret_env: st
             lines.append(f"  page with the token:  {emu.http_url}/?token={prep.dev_token}")
     elif spec.authorizer.mode == "jwks":
         lines.append("jwks mode: connect with a token from your identity provider")
-    script = Path("examples/custom-authorizer/scripts/publish.py")
-    cmd = ["python", str(script), "--endpoint-url", emu.http_url]
+    script = examples_dir() / "custom-authorizer" / "scripts" / "publish.py"
+    cmd = [python_command(), _command_path(script), "--endpoint-url", emu.http_url]
     if spec.source:
         cmd += ["--spec", spec.source]
     lines.append("publish from a backend:")
     lines.append("  " + shlex.join(cmd) + ' --message \'{"text": "hello"}\'')
+    if prep.dev_token and secret_env:
+        iotws = _command_path(Path(os.path.abspath(sys.executable)).with_name("iotws"))
+        lines.append(f"tokens for other users, signed with this emulator's secret (${secret_env}):")
+        lines.append(f"  make token SUB=alice{_make_spec_arg(spec.source)}   (with `make demo`)")
+        lines.append(f"  {iotws} token --spec {spec.source} --sub alice --secret-env {secret_env}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -304,7 +348,7 @@ async def _serve(prep: Prepared, args: Options) -> None:
         raise IotwsError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
             field="--port",
-            fix="pick a free port, e.g. --port 8081",
+            fix=_port_fix(args.host, args.port),
         ) from None
     print(_banner(prep, emu, args.serve, args.secret_env), file=sys.stderr, flush=True)
     stop = asyncio.Event()

@@ -119,6 +119,7 @@ class CustomAuthorizerPath:
         self.binding = binding
         self.config = config
         self._profiles: dict[str, str] = {}
+        self._deny_reasons: dict[str, str] = {}  # connection id -> the authorizer's reason
         set_sink = getattr(binding.authorizer, "set_log_sink", None)
         if callable(set_sink):
             set_sink(self.authorizer_log_line)
@@ -136,6 +137,18 @@ class CustomAuthorizerPath:
                 if len(self._profiles) > 10_000:
                     self._profiles.clear()
                 self._profiles[cid] = profile
+            # A deny's reason code and detail (never a token or secret: the authorizer's
+            # log contract) are kept so that the DENY line says why.
+            reason, detail = record.get("reason"), record.get("detail")
+            if (
+                record.get("decision") == "deny"
+                and isinstance(cid, str)
+                and isinstance(reason, str)
+            ):
+                if len(self._deny_reasons) > 10_000:
+                    self._deny_reasons.clear()
+                why = reason + (f" ({detail})" if isinstance(detail, str) else "")
+                self._deny_reasons[cid] = why
 
     def lambda_context(self) -> LambdaContext:
         c, name = self.config, self.binding.name
@@ -150,8 +163,14 @@ class CustomAuthorizerPath:
         response = await invoke(
             self.binding, event, self.lambda_context(), self.config.authorizer_timeout
         )
-        result: AuthResult = validate_response(response, self.config.engine)
         connection_id = event.get("connectionMetadata", {}).get("id", "")
+        why = self._deny_reasons.pop(str(connection_id), None)
+        try:
+            result: AuthResult = validate_response(response, self.config.engine)
+        except AuthRefused as exc:
+            if why is None:
+                raise
+            raise AuthRefused(f"{exc}, reason {why}") from exc
         return Grant(
             principal=result.principal_id,
             policy=result.policy,

@@ -171,16 +171,89 @@ def load_spec(path: str | Path) -> Spec:
     return parse_spec(text, source=str(p))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last one
+    silently, so a second `publish:` would quietly replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"the key {key!r} is repeated (first at line {seen[key]}); a "
+                    "repeated key would silently replace the first",
+                    problem_mark=key_node.start_mark,
+                )
+            if isinstance(key, str):
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> IotwsError:
+    """Where the problem is: the line of the problem and, for a construct left open
+    (an unclosed `[` or quote), the line where it started, which is usually the one to fix."""
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    if context and cmark is not None and (mark is None or cmark.line != mark.line):
+        started = f"line {cmark.line + 1}, column {cmark.column + 1}"
+        what = context.removeprefix("while parsing ").removeprefix("while scanning ")
+        if "flow" in context or "scalar" in context:
+            # An unclosed [ { or quote: the line where it opens is the one to fix.
+            where = f" at {started}"
+            problem = f"{what} opened here is not closed ({problem}{_at(mark)})"
+        else:
+            problem += f" (in {what} that starts at {started})"
+    return IotwsError(
+        f"{source} is not valid YAML{where}: {problem}",
+        fix="check indentation and quoting (quote topics that start with special characters)",
+    )
+
+
+def _at(mark: Any) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _field_line(text: str, path: str) -> int | None:
+    """The line of a field path such as `profiles.guest.subscribe[1]` in the YAML text."""
+    try:
+        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if k.value == part]
+            if not found:
+                key = [k for k, _ in node.value if k.value == part]
+                return key[0].start_mark.line + 1 if key else line
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and part.startswith("["):
+            index = int(part[1:-1])
+            if index >= len(node.value):
+                return line
+            node = node.value[index]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def _with_lines(errors: list[IotwsError], text: str) -> list[IotwsError]:
+    for err in errors:
+        line = _field_line(text, err.field) if err.field else None
+        if line is not None:
+            err.message = f"{err.message} (line {line})"
+    return errors
+
+
 def parse_spec(text: str, *, source: str = "<string>") -> Spec:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise IotwsError(
-            f"{source} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
-            fix="check indentation and quoting (quote topics that start with special characters)",
-        ) from None
+        raise _yaml_error(exc, source) from None
     if not isinstance(data, dict):
         raise IotwsError(
             f"{source} must be a YAML mapping with version, app, stage, authorizer and profiles",
@@ -188,13 +261,13 @@ def parse_spec(text: str, *, source: str = "<string>") -> Spec:
         )
     errors = _key_errors(data) or _schema_errors(data)
     if errors:
-        raise SpecError(errors)
+        raise SpecError(_with_lines(errors, text))
     spec = _build(data, source)
     errors = _semantic_errors(spec)
     keys, key_errors = _signing_keys(spec)
     errors += key_errors
     if errors:
-        raise SpecError(errors)
+        raise SpecError(_with_lines(errors, text))
     if keys:
         spec = replace(spec, authorizer=replace(spec.authorizer, signing_public_keys=keys))
     return spec
