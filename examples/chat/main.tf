@@ -36,18 +36,15 @@ locals {
     )
   )
 
-  # Names: Lambda/DynamoDB names from the prefix (chat/dev -> chat-dev); rule names allow no
-  # hyphens (IOT_FACTS section 7): chat_dev.
-  base             = local.prefix == "" ? "iotws" : replace(local.prefix, "/", "-")
-  rule_name_prefix = local.prefix == "" ? "iotws" : replace(local.prefix, "/[^a-zA-Z0-9_]/", "_")
+  # Names: Lambda/DynamoDB names from the prefix (chat/dev -> chat-dev). Rule names come with
+  # the rules from the build (build/rules.json: chat_dev).
+  base = local.prefix == "" ? "iotws" : replace(local.prefix, "/", "-")
 
   # Topics (README.md "Topics"); every one under the spec's prefix.
   topic_base        = local.prefix == "" ? "" : "${local.prefix}/"
   room_input_filter = "${local.topic_base}rooms/+/messages/in"
   room_output_topic = "${local.topic_base}rooms/*/messages" # IAM resource: any room
   presence_topic    = "${local.topic_base}presence"
-  # topic(n) is 1-based (IOT_FACTS section 7): the room is the level after "rooms".
-  room_level = length(local.prefix == "" ? [] : split("/", local.prefix)) + 2
 }
 
 provider "aws" {

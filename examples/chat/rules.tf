@@ -1,27 +1,34 @@
-# The two topic rules. Rule names: chat_dev_chat_message, chat_dev_presence.
+# The topic rules come from the access spec's `rules:` section, rendered by `iotws generate`
+# into build/rules.json (the same file `iotws emulate` runs locally): no second copy here.
+# Only the Lambda targets are filled in: the spec names a function (`function: presence`),
+# Terraform knows its ARN. Rule names: chat_dev_chat_message, chat_dev_presence.
+
+locals {
+  rules_build   = jsondecode(file("${local.build_dir}/rules.json"))
+  function_arns = { for name, f in aws_lambda_function.backend : name => f.arn }
+
+  # `for ... if` adds an attribute only where the rule has it (no try(): it would turn the
+  # whole rule unknown until the functions exist, and the module's for_each keys with it).
+  rules = { for key, rule in local.rules_build.rules : key => merge(
+    rule,
+    { for kind in ["lambda"] : kind => [for target in rule.lambda : {
+      function_arn = contains(keys(target), "function_arn") ? target.function_arn : local.function_arns[target.function]
+    }] if contains(keys(rule), "lambda") },
+    { for kind in ["error_action"] : kind => merge(
+      rule.error_action,
+      { for lambda in ["lambda"] : lambda => {
+        function_arn = contains(keys(rule.error_action.lambda), "function_arn") ? rule.error_action.lambda.function_arn : local.function_arns[rule.error_action.lambda.function]
+      } if contains(keys(rule.error_action), "lambda") },
+    ) if contains(keys(rule), "error_action") },
+  ) }
+}
 
 module "rules" {
   source = "../../modules/iot-topic-rules"
 
-  name_prefix = local.rule_name_prefix
+  name_prefix = local.rules_build.name_prefix
   account_id  = local.account_id
-
-  rules = {
-    # Select only what the Lambda reads: `room` and `client_id` come from the topic and the
-    # connection, never from the client's payload (lambda_src/chat_message/app.py).
-    chat_message = {
-      description = "Room messages from clients to the chat_message Lambda"
-      sql         = "SELECT text, topic(${local.room_level}) AS room, clientid() AS client_id, timestamp() AS ts FROM '${local.room_input_filter}'"
-      lambda      = [{ function_arn = aws_lambda_function.backend["chat_message"].arn }]
-    }
-    # Lifecycle events of every client of the account and region (IOT_FACTS section 5);
-    # the Lambda keeps only this app's client ids (presence_client_id_pattern).
-    presence = {
-      description = "Connect and disconnect events to the presence Lambda"
-      sql         = "SELECT * FROM '$aws/events/presence/+/+' WHERE eventType = 'connected' OR eventType = 'disconnected'"
-      lambda      = [{ function_arn = aws_lambda_function.backend["presence"].arn }]
-    }
-  }
+  rules       = local.rules
 
   # Failures of either rule (for example a throttled Lambda invoke) land here.
   error_log_group = {

@@ -60,6 +60,11 @@ def build(spec_path: str | Path, *, lint: bool = True) -> RenderResult:
     from iotws.selfcheck import self_check
 
     result = render_spec(load_spec(spec_path))
+    rules = result.spec.rules
+    if rules is not None:
+        # Always written (an empty map without rules): Terraform and the emulator read it.
+        result.extra_files["rules.json"] = rules.render()
+        result.warnings += list(rules.warnings)
     self_check(result)
     if lint:
         result.lint = lint_result(result)

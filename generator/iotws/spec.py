@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from iotws.errors import IotwsError, SpecError
+from iotws.rules import RulesSpec, parse_rules
 
 # Identity values substituted into policies at run time (DESIGN decision 2, IOT_FACTS
 # section 3 "client-id injection"): no + # * ? / $, no control characters, no quotes.
@@ -104,6 +105,7 @@ class Spec:
     profiles: dict[str, Profile]
     cognito: CognitoSpec | None
     source: str = ""
+    rules: RulesSpec | None = None  # the `rules:` section (iotws.rules), checked
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -266,8 +268,11 @@ def parse_spec(text: str, *, source: str = "<string>") -> Spec:
     errors = _semantic_errors(spec)
     keys, key_errors = _signing_keys(spec)
     errors += key_errors
+    rules, rule_errors = parse_rules(data.get("rules"), spec.prefix)
+    errors += rule_errors
     if errors:
         raise SpecError(_with_lines(errors, text))
+    spec = replace(spec, rules=rules)
     if keys:
         spec = replace(spec, authorizer=replace(spec.authorizer, signing_public_keys=keys))
     return spec
