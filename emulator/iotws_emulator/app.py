@@ -7,6 +7,10 @@ connect, run until stopped. `iotws emulate` is a thin command over `run`.
   `POST /topics/{topic}`, `GET /config.json` and the `--serve` directory on one port.
 - A spec with `cognito:` and no `authorizer:`: the Cognito guest path (SigV4-presigned
   upgrades, a fake Cognito Identity endpoint), the guest role's IAM policy enforced.
+- The spec's topic rules (build/rules.json, written by `iotws generate`) run on every
+  message with the kit's own Lambda functions in-process (iotws_emulator.rules); a
+  backends file `emulator.json` next to the spec gives those functions their environment
+  and local DynamoDB tables (docs/RULES.md).
 
 Every authorization decision is logged to stderr.
 """
@@ -32,19 +36,23 @@ from iotws.errors import IotwsError
 from iotws.generate import generate
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
-from iotws.paths import examples_dir
+from iotws.paths import examples_dir, lambda_src
 from iotws.render import client_config
 from iotws.spec import load_spec
 from iotws.tokens import claims_for, mint_hs256, new_dev_secret, secret_from_env
 from iotws_emulator.auth import binding_from_config
+from iotws_emulator.broker import Broker, Published
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.policy import EvaluatorEngine
+from iotws_emulator.rules import LocalRules, load_backends
 from iotws_emulator.server import CognitoGuests, Emulator
 from iotws_emulator.sigv4 import FakeCognito
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 SAMPLE_SUBJECT = "devuser"
+SECOND_SUBJECT = "devuser2"  # a second user, to try what two users see of each other
+BACKENDS_FILE = "emulator.json"  # next to the spec: the local functions' environment
 
 
 @dataclass
@@ -76,6 +84,8 @@ class Prepared:
     secret: bytes | None = None
     dev_token: str | None = None
     dev_client_id: str | None = None
+    second_token: str | None = None
+    rules_path: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -206,6 +216,14 @@ def prepare(
         notes.append(
             f"warning: {zip_path} is older than {spec_path}; run `make package` to rebuild it"
         )
+    rules_path = build_dir / "rules.json"
+    if spec.rules is not None and spec.rules.rules and not rules_path.is_file():
+        generate(spec_path, build_dir)  # a build from before the spec had rules
+        notes.append(f"generated the rules into {rules_path}")
+    elif rules_path.is_file() and Path(spec_path).stat().st_mtime > rules_path.stat().st_mtime:
+        notes.append(
+            f"warning: {rules_path} is older than {spec_path}; run `make generate` to rebuild it"
+        )
     loaded = load_authorizer(zip_path)
     config = dict(loaded.config)
     if not isinstance(config.get("name"), str) or not config["name"]:
@@ -221,6 +239,7 @@ def prepare(
         config=config,
         region=region or spec.region or DEFAULT_REGION,
         account=account or spec.account or DEFAULT_ACCOUNT,
+        rules_path=rules_path if rules_path.is_file() else None,
         notes=notes,
     )
     if spec.authorizer.mode == "hs256":
@@ -231,6 +250,8 @@ def prepare(
         role = next(iter(select.values)) if select and select.values else None
         claims = claims_for(spec, SAMPLE_SUBJECT, role)
         prepared.dev_token = mint_hs256(secret, claims, ttl_seconds=8 * 3600)
+        second = claims_for(spec, SECOND_SUBJECT, role)
+        prepared.second_token = mint_hs256(secret, second, ttl_seconds=8 * 3600)
         profile_name = (select.values.get(role or "") if select else None) or (
             select.default if select else None
         )
@@ -276,7 +297,13 @@ def _make_spec_arg(source: str | None) -> str:
     return f" SPEC={source}"
 
 
-def _banner(prep: Prepared, emu: Emulator, serve_dir: str | None, secret_env: str | None) -> str:
+def _banner(
+    prep: Prepared,
+    emu: Emulator,
+    serve_dir: str | None,
+    secret_env: str | None,
+    rules: LocalRules | None = None,
+) -> str:
     spec = prep.spec
     lines = [*prep.notes]
     lines.append(
@@ -302,6 +329,11 @@ def _banner(prep: Prepared, emu: Emulator, serve_dir: str | None, secret_env: st
             lines.append(f"  connect with client id {prep.dev_client_id}")
         if serve_dir:
             lines.append(f"  page with the token:  {emu.http_url}/?token={prep.dev_token}")
+        if prep.second_token:
+            lines.append(f"a second user, sub={SECOND_SUBJECT} (open in another browser window):")
+            lines.append(f"  {prep.second_token}")
+            if serve_dir:
+                lines.append(f"  page with the token:  {emu.http_url}/?token={prep.second_token}")
     elif spec.authorizer.mode == "jwks":
         lines.append("jwks mode: connect with a token from your identity provider")
     script = examples_dir() / "custom-authorizer" / "scripts" / "publish.py"
@@ -315,6 +347,15 @@ def _banner(prep: Prepared, emu: Emulator, serve_dir: str | None, secret_env: st
         lines.append(f"tokens for other users, signed with this emulator's secret (${secret_env}):")
         lines.append(f"  make token SUB=alice{_make_spec_arg(spec.source)}   (with `make demo`)")
         lines.append(f"  {iotws} token --spec {spec.source} --sub alice --secret-env {secret_env}")
+    if rules is not None:
+        lines.append(f"topic rules from {prep.rules_path}:")
+        for rule in rules.engine.rules:
+            targets = ", ".join(
+                f"{a.kind} {getattr(a, 'resource', '')}".strip() for a in rule.actions
+            )
+            lines.append(f"  {rule.name}  FROM '{rule.statement.topic_filter}' -> {targets}")
+        if rules.aws.moto_url:
+            lines.append(f"  local AWS for the functions (moto): {rules.aws.moto_url}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -342,6 +383,8 @@ async def _serve(prep: Prepared, args: Options) -> None:
         serve_dir=args.serve,
         web_config=web_config,
     )
+    # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
+    rules = load_rules(prep, emu.broker)
     try:
         await emu.start()
     except OSError as exc:
@@ -350,21 +393,56 @@ async def _serve(prep: Prepared, args: Options) -> None:
             field="--port",
             fix=_port_fix(args.host, args.port),
         ) from None
-    print(_banner(prep, emu, args.serve, args.secret_env), file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        # SIGTERM (e.g. from a test or a process manager) stops as cleanly as Ctrl-C.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
+        if rules is not None:
+            rules.start(emu.http_url)
+        print(_banner(prep, emu, args.serve, args.secret_env, rules), file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            # SIGTERM (e.g. from a test or a process manager) stops as cleanly as Ctrl-C.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
     finally:
         await emu.stop()
+        if rules is not None:
+            await asyncio.to_thread(rules.close)
+
+
+def load_rules(prep: Prepared, broker: Broker) -> LocalRules | None:
+    """The spec's rules wired to the broker: every accepted message goes through them, and
+    their republish actions publish server-side. None when the build has no rules."""
+    if prep.rules_path is None:
+        return None
+    spec_dir = Path(prep.spec.source).parent if prep.spec.source else Path.cwd()
+    rules = LocalRules.load(
+        prep.rules_path,
+        publish=lambda topic, payload, qos, retain: _republish(broker, topic, payload, qos, retain),
+        function_dir=lambda_src,
+        region=prep.region,
+        account=prep.account,
+        topic_prefix=str(prep.config.get("prefix") or ""),
+        backends=load_backends(spec_dir / BACKENDS_FILE),
+    )
+    if not rules.engine.rules:
+        rules.close()
+        return None
+
+    def listener(p: Published) -> None:
+        rules.on_message(p.topic, p.payload, client_id=p.client_id, principal=p.principal)
+
+    broker.add_listener(listener)
+    return rules
+
+
+def _republish(broker: Broker, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    broker.publish(topic, payload, qos, retain, source="rule")
 
 
 def run(opts: Options) -> int:
     """Load, start, serve until Ctrl-C or SIGTERM. Raises IotwsError on bad input."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # the local functions' clients
     spec = load_spec(opts.spec)
     if spec.cognito is not None and not spec.has_authorizer:
         cog = prepare_cognito(spec, opts.spec, opts.build)

@@ -44,6 +44,7 @@ log = logging.getLogger("iotws.emulator.rules")
 
 EMULATED_ACTIONS = ("lambda", "republish", "cloudwatch_logs")
 OTHER_ACTIONS = ("sqs", "sns", "dynamodbv2", "kinesis", "firehose", "s3")
+BASIC_INGEST_PREFIX = "$aws/rules/"
 MAX_REPUBLISH_DEPTH = 8  # a rule that republishes into its own FROM would loop forever
 
 
@@ -77,6 +78,11 @@ class RulesEngine:
         principal: str | None = None,
     ) -> int:
         """Run every matching rule on one message; returns how many rules fired."""
+        if topic.startswith(BASIC_INGEST_PREFIX):
+            # iot-basic-ingest.html: the message goes to the named rule only. Not emulated:
+            # said once per message rather than dropped in silence.
+            log.warning("RULES basic ingest topic=%s is not emulated: message dropped", topic)
+            return 0
         if self._depth > MAX_REPUBLISH_DEPTH:
             log.warning(
                 "RULES skip topic=%s: republished %d times in a row (a rule republishes into "
