@@ -117,6 +117,23 @@ _TOKEN_RE = re.compile(
 )
 
 
+def _other_error(t: Token) -> SqlError:
+    """The error for a character outside the subset's syntax."""
+    if t.value in "+/%":
+        return SqlError(
+            f"arithmetic operator {t.value!r} (character {t.pos + 1}) is not supported by "
+            "the emulator",
+            unsupported=True,
+        )
+    if t.value in "\"`":
+        return SqlError(
+            f"{t.value}-quoted names (character {t.pos + 1}) are not supported: write field "
+            "names as plain identifiers and strings in single quotes",
+            unsupported=True,
+        )
+    return SqlError(f"unexpected character {t.value!r} at character {t.pos + 1}")
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for m in _TOKEN_RE.finditer(text):
@@ -124,22 +141,8 @@ def tokenize(text: str) -> list[Token]:
         value = m.group()
         if kind == "ws":
             continue
-        if kind == "other":
-            if value == "'":
-                raise SqlError(f"unterminated string starting at character {m.start() + 1}")
-            if value in "+/%":
-                raise SqlError(
-                    f"arithmetic operator {value!r} (character {m.start() + 1}) is not "
-                    "supported by the emulator",
-                    unsupported=True,
-                )
-            if value in '"`':
-                raise SqlError(
-                    f"{value}-quoted names (character {m.start() + 1}) are not supported: "
-                    "write field names as plain identifiers and strings in single quotes",
-                    unsupported=True,
-                )
-            raise SqlError(f"unexpected character {value!r} at character {m.start() + 1}")
+        if kind == "other" and value == "'":
+            raise SqlError(f"unterminated string starting at character {m.start() + 1}")
         tokens.append(Token(kind, value, m.start()))
     tokens.append(Token("eof", "", len(text)))
     return tokens
@@ -280,6 +283,8 @@ class _Parser:
         if self.is_word("where"):
             self.next()
             where = self.expr()
+        if self.tok.kind == "other":
+            raise _other_error(self.tok)
         if self.tok.kind != "eof":
             word = self.tok.value.lower()
             if word in ("group", "order", "limit", "having", "join", "union"):
@@ -334,16 +339,31 @@ class _Parser:
 
     def comparison(self) -> Any:
         left = self.primary()
+        self.refuse_unsupported_operator()
         if self.tok.kind == "op" and self.tok.value in ("=", "<>", "!=", "<", "<=", ">", ">="):
             op = self.next().value
             right = self.primary()
+            self.refuse_unsupported_operator()
             if self.tok.kind == "op" and self.tok.value in ("=", "<>", "!=", "<", "<=", ">", ">="):
                 raise SqlError(f"chained comparison at {self.where()}: use AND")
             return Compare("<>" if op == "!=" else op, left, right)
         return left
 
+    def refuse_unsupported_operator(self) -> None:
+        t = self.tok
+        if t.kind == "other":
+            raise _other_error(t)
+        if t.kind == "ident" and t.value.lower() in UNSUPPORTED_WORDS:
+            raise SqlError(
+                f"{UNSUPPORTED_WORDS[t.value.lower()]} ({self.where()}) is not supported by the "
+                "emulator",
+                unsupported=True,
+            )
+
     def primary(self) -> Any:
         t = self.tok
+        if t.kind == "other":
+            raise _other_error(t)
         if t.kind == "op" and t.value == "(":
             self.next()
             e = self.expr()
