@@ -52,11 +52,13 @@ def run(sql: str, payload: Any = PAYLOAD, topic: str = TOPIC, **msg: Any) -> Any
         ),
         ("SELECT get(nested.list, 7) AS g FROM 'a'", {}),
         (
-            "SELECT cast(s AS Int) AS i, cast(s AS Decimal) AS d, cast(n AS String) AS str FROM 'a'",
+            "SELECT cast(s AS Int) AS i, cast(s AS Decimal) AS d, cast(n AS String) AS str "
+            "FROM 'a'",
             {"i": 12, "d": 12.9, "str": "7"},
         ),
         (
-            "SELECT cast(d AS Int) AS i, cast(n AS Bool) AS b, cast('TRUE' AS Boolean) AS t FROM 'a'",
+            "SELECT cast(d AS Int) AS i, cast(n AS Bool) AS b, cast('TRUE' AS Boolean) AS t "
+            "FROM 'a'",
             {"i": 2, "b": True, "t": True},
         ),
         (
@@ -100,7 +102,7 @@ def test_select(sql: str, expected: Any) -> None:
     ],
 )
 def test_where(where: str, passes: bool) -> None:
-    out = run(f"SELECT text FROM 'a' WHERE {where}", client_id="alice-1")
+    out = run("SELECT text FROM 'a' WHERE " + where, client_id="alice-1")  # noqa: S608 - IoT SQL
     assert (out is not None) is passes
 
 

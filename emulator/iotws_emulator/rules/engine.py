@@ -212,7 +212,10 @@ def compile_rules(
         name = str(target["function"])
         if name not in functions:
             arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
-            functions[name] = load_function(name, function_dir(name), arn)
+            try:
+                functions[name] = load_function(name, function_dir(name), arn)
+            except IotwsError as exc:
+                raise _refuse(rule, f"lambda function {name}: {exc.message}", exc.fix) from None
         return functions[name]
 
     def action(rule: str, kind: str, spec: Any) -> Action:
