@@ -125,7 +125,7 @@ def _other_error(t: Token) -> SqlError:
             "the emulator",
             unsupported=True,
         )
-    if t.value in "\"`":
+    if t.value in '"`':
         return SqlError(
             f"{t.value}-quoted names (character {t.pos + 1}) are not supported: write field "
             "names as plain identifiers and strings in single quotes",
