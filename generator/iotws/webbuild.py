@@ -3,6 +3,8 @@
 For each `examples/<name>/web/` folder:
 
 - copy MQTT.js's browser build `node_modules/mqtt/dist/mqtt.min.js` to `web/vendor/mqtt.min.js`;
+- write the iotws browser client (`client/`, bundled once as a classic script that defines the
+  global `iotws` and uses the global `mqtt` of the file above) to `web/vendor/iotws-client.js`;
 - if `web/src/main.js` exists, bundle it with esbuild (ESM, browser platform, minified) to
   `web/vendor/app.js`.
 
@@ -40,6 +42,23 @@ ESBUILD_FLAGS = (
     "--log-level=warning",
 )
 RUN_MAKE_WEB = "run `make web` (it runs `npm ci` from package-lock.json, then this step)"
+CLIENT_ENTRY = "index.js"
+CLIENT_OUT = "iotws-client.js"
+# The `<script>` build of client/: an IIFE that assigns the module's exports to the global
+# `iotws`. "mqtt" resolves to a stand-in that returns the global `mqtt` of vendor/mqtt.min.js,
+# so the page carries MQTT.js once and the client adds only its own bytes.
+CLIENT_FLAGS = (
+    "--bundle",
+    "--format=iife",
+    "--global-name=iotws",
+    "--platform=browser",
+    "--minify",
+    "--target=es2020",
+    "--legal-comments=none",
+    "--charset=utf8",
+    "--log-level=warning",
+    "--alias:mqtt=./mqtt-global.js",
+)
 
 
 @dataclass
@@ -101,14 +120,16 @@ def _write_if_changed(target: Path, data: bytes, result: PageResult) -> None:
     result.written.append(target)
 
 
-def bundle(esbuild: Path, entry: Path, node_modules: Path) -> bytes:
+def bundle(
+    esbuild: Path, entry: Path, node_modules: Path, flags: Sequence[str] = ESBUILD_FLAGS
+) -> bytes:
     """Bundle `entry` with esbuild and return the bytes (stdout; nothing written on failure)."""
     env = dict(os.environ)
     # NODE_PATH lets a page outside this checkout (or a copy in a test) resolve the
     # packages of the root package.json; inside the checkout normal resolution finds them.
     env["NODE_PATH"] = str(node_modules.resolve())
     proc = subprocess.run(
-        [str(esbuild), str(entry.name), *ESBUILD_FLAGS],
+        [str(esbuild), str(entry.name), *flags],
         cwd=entry.parent,
         env=env,
         capture_output=True,
@@ -124,28 +145,53 @@ def bundle(esbuild: Path, entry: Path, node_modules: Path) -> bytes:
     return proc.stdout
 
 
-def build_page(web_dir: Path, mqtt_js: Path, esbuild: Path, node_modules: Path) -> PageResult:
-    """Vendor MQTT.js and, if the page has `src/main.js`, its bundle."""
+def bundle_client(esbuild: Path, client_dir: Path, node_modules: Path) -> bytes:
+    """The `<script>` build of the browser client (`client/index.js`), see CLIENT_FLAGS."""
+    entry = client_dir / CLIENT_ENTRY
+    if not entry.is_file():
+        raise IotwsError(
+            f"{entry} is missing", field="client/", fix="run from a checkout of the kit"
+        )
+    return bundle(esbuild, entry, node_modules, CLIENT_FLAGS)
+
+
+def build_page(
+    web_dir: Path,
+    mqtt_js: Path,
+    esbuild: Path,
+    node_modules: Path,
+    client_js: bytes | None = None,
+) -> PageResult:
+    """Vendor MQTT.js, the client bundle and, if the page has `src/main.js`, its bundle."""
     result = PageResult(web_dir)
     vendor = web_dir / "vendor"
     entry = web_dir / "src" / "main.js"
     # Bundle first: a page whose bundle fails gets no partial vendor/ update.
     app = bundle(esbuild, entry, node_modules) if entry.is_file() else None
     _write_if_changed(vendor / "mqtt.min.js", mqtt_js.read_bytes(), result)
+    if client_js is not None:
+        _write_if_changed(vendor / CLIENT_OUT, client_js, result)
     if app is not None:
         _write_if_changed(vendor / "app.js", app, result)
     return result
 
 
-def build_all(examples: Path, node_modules: Path) -> list[PageResult]:
+def build_all(
+    examples: Path, node_modules: Path, client_dir: Path | None = None
+) -> list[PageResult]:
     mqtt_js, esbuild = check_node_modules(node_modules)
-    return [build_page(d, mqtt_js, esbuild, node_modules) for d in find_web_dirs(examples)]
+    client = client_dir if client_dir is not None else repo_root() / "client"
+    client_js = bundle_client(esbuild, client, node_modules)
+    return [
+        build_page(d, mqtt_js, esbuild, node_modules, client_js) for d in find_web_dirs(examples)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iotws.webbuild",
-        description="Vendor MQTT.js and bundle examples/*/web/src/main.js into */web/vendor/.",
+        description="Vendor MQTT.js and the iotws client, and bundle examples/*/web/src/main.js, "
+        "into */web/vendor/.",
     )
     parser.add_argument(
         "--examples", type=Path, default=None, help="examples folder (default: the checkout's)"

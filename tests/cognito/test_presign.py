@@ -255,15 +255,11 @@ def test_fresh_url_uses_the_current_time(sigv4: SimpleNamespace) -> None:
 
 
 NODE = shutil.which("node")
-PRESIGN_JS = repo_root() / "examples" / "cognito-unauth" / "web" / "src" / "presign.js"
+PRESIGN_JS = repo_root() / "client" / "presign.js"
 
 
-@pytest.mark.skipif(
-    NODE is None or not (repo_root() / "node_modules" / "@smithy" / "signature-v4").is_dir(),
-    reason="needs node and `make web` (npm ci)",
-)
 def test_browser_presigner_gives_the_same_url() -> None:
-    # The page's presign.js (Smithy SignatureV4 + sha256-js) against iotws.presign.
+    # The browser client's presign.js (Web Crypto only) against iotws.presign (botocore).
     script = (
         f"import {{ presignWssUrl }} from {json.dumps(PRESIGN_JS.as_uri())};\n"
         "const cases = JSON.parse(process.argv[1]);\n"
@@ -288,7 +284,7 @@ def test_browser_presigner_gives_the_same_url() -> None:
         }
         for e, r, c, x, n in cases
     ]
-    assert NODE is not None
+    assert NODE is not None, "node is not on PATH: install Node.js 20+ (needed by `make web`)"
     proc = subprocess.run(
         [NODE, "--no-warnings", "--input-type=module", "-e", script, json.dumps(payload)],
         capture_output=True,

@@ -68,13 +68,17 @@ def test_output_is_deterministic_and_unchanged_files_are_left_alone(
     second = make_page(tmp_path / "two", "x")
     r1 = webbuild.build_all(tmp_path / "one", node_modules)
     r2 = webbuild.build_all(tmp_path / "two", node_modules)
-    assert len(r1[0].written) == len(r2[0].written) == 2
-    for name in ("mqtt.min.js", "app.js"):
+    assert len(r1[0].written) == len(r2[0].written) == 3
+    for name in ("mqtt.min.js", "app.js", "iotws-client.js"):
         assert (first / "vendor" / name).read_bytes() == (second / "vendor" / name).read_bytes()
     mtime = (first / "vendor" / "app.js").stat().st_mtime_ns
     again = webbuild.build_all(tmp_path / "one", node_modules)
     assert again[0].written == []
-    assert sorted(p.name for p in again[0].unchanged) == ["app.js", "mqtt.min.js"]
+    assert sorted(p.name for p in again[0].unchanged) == [
+        "app.js",
+        "iotws-client.js",
+        "mqtt.min.js",
+    ]
     assert (first / "vendor" / "app.js").stat().st_mtime_ns == mtime
 
 
@@ -120,4 +124,5 @@ def test_every_real_example_page_builds(tmp_path: Path, node_modules: Path) -> N
     for web in pages:
         out = examples / web.parent.name / "web" / "vendor"
         assert (out / "mqtt.min.js").is_file()
+        assert (out / "iotws-client.js").is_file()
         assert (out / "app.js").is_file() == (web / "src" / "main.js").is_file()
