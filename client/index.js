@@ -560,6 +560,7 @@ export class IotwsConnection {
       this._failures += 1;
     }
     this._emit("close", { ...reason, willRetry: true, retryInMs: Math.round(delay) });
+    if (this._ended) return; // a "close" listener called end()
     this._setState("waiting", `${reason.message}; reconnecting in ${Math.ceil(delay / 1000)} s`);
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;

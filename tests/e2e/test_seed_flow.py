@@ -85,7 +85,9 @@ def test_guest_page_receives_and_is_refused(emulator_process: Any, page: Any) ->
     page.click("#publish-btn")
     page.wait_for_function("!window.iotwsDemo.connected", timeout=10_000)
     errors = page.inner_text("#errors")
-    assert "forbidden publish" in errors
+    assert (
+        f"right after the PUBLISH to {forbidden}: not allowed by your policy: {forbidden}" in errors
+    )
     assert page.get_attribute("#status", "data-state") == "closed"
     emulator_process.wait_log(rf"DENY publish client={client_id} topic={forbidden}")
 

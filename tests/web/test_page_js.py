@@ -138,8 +138,19 @@ def test_pages_load_only_local_files(page: Path) -> None:
 def test_custom_authorizer_page_has_the_stable_ids_and_loads_mqtt() -> None:
     parsed = parse(EXAMPLE / "web" / "index.html")
     assert REQUIRED_IDS <= parsed.ids, REQUIRED_IDS - parsed.ids
-    assert "./vendor/mqtt.min.js" in parsed.refs
-    assert parsed.refs.index("./vendor/mqtt.min.js") < parsed.refs.index("./demo.js")
+    order = [parsed.refs.index(r) for r in ("./vendor/mqtt.min.js", "./vendor/iotws-client.js")]
+    assert order == sorted(order) and order[-1] < parsed.refs.index("./demo.js")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_pages_use_the_client_module_not_their_own_connection_code(page: Path) -> None:
+    # Every example page connects through the iotws client (client/), never MQTT.js directly.
+    parsed = parse(page)
+    assert "./vendor/iotws-client.js" in parsed.refs, f"{page} does not load the client"
+    for ref in parsed.refs:
+        if ref.endswith(".js") and "vendor" not in ref:
+            text = (page.parent / ref).read_text(encoding="utf-8")
+            assert "mqtt.connect(" not in text, f"{ref} builds its own MQTT.js connection"
 
 
 def demo(node: str, expression: str) -> object:
@@ -151,55 +162,6 @@ def demo(node: str, expression: str) -> object:
         "process.stdout.write(JSON.stringify(out));\n"
     )
     return json.loads(run_node(node, script))
-
-
-BASE = (
-    "{url: 'wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt', authorizerName: 'demo-dev-auth',"
-    " tokenKeyName: 'token'"
-)
-
-
-def test_ws_url_carries_authorizer_name_and_encoded_token(node: str) -> None:
-    url = demo(node, f"lib.buildWsUrl({BASE}, token: 'a+b/c=&d e'}})")
-    assert url == (
-        "wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt"
-        "?x-amz-customauthorizer-name=demo-dev-auth&token=a%2Bb%2Fc%3D%26d%20e"
-    )
-
-
-def test_ws_url_for_guests_and_default_authorizer(node: str) -> None:
-    guest = demo(node, f"lib.buildWsUrl({BASE}, token: ''}})")
-    assert guest == (
-        "wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt?x-amz-customauthorizer-name=demo-dev-auth"
-    )
-    # No authorizer name: the endpoint's default authorizer (domain configuration) applies.
-    plain = demo(
-        node, "lib.buildWsUrl({url: 'ws://127.0.0.1:8080/mqtt', token: 'T', tokenKeyName: 'k'})"
-    )
-    assert plain == "ws://127.0.0.1:8080/mqtt?k=T"
-    existing = demo(node, "lib.buildWsUrl({url: 'ws://h/mqtt?a=1', authorizerName: 'n'})")
-    assert existing == "ws://h/mqtt?a=1&x-amz-customauthorizer-name=n"
-
-
-@pytest.mark.parametrize(
-    ("cfg", "needle"),
-    [
-        ("{url: ''}", "no broker URL"),
-        ("{url: 'https://h/mqtt'}", "ws://"),
-        ("{url: 'ws://h/mqtt', token: 'T', tokenKeyName: ''}", "tokenKeyName"),
-    ],
-)
-def test_ws_url_errors_are_explained(node: str, cfg: str, needle: str) -> None:
-    out = demo(node, f"lib.buildWsUrl({cfg})")
-    assert isinstance(out, dict) and needle in out["error"]
-
-
-def test_token_is_redacted_for_display(node: str) -> None:
-    out = demo(
-        node,
-        "lib.redactUrl('wss://h/mqtt?x-amz-customauthorizer-name=n&token=SECRET&z=1', 'token')",
-    )
-    assert out == "wss://h/mqtt?x-amz-customauthorizer-name=n&token=<redacted>&z=1"
 
 
 def test_query_parameters_override_config_json(node: str) -> None:
@@ -218,7 +180,13 @@ def test_query_parameters_override_config_json(node: str) -> None:
         "clientId": "c1",
         "protocolVersion": 4,
         "reconnect": "",
+        "tokenUrl": "",
+        "sessionSeconds": "",
+        "renewBeforeSeconds": "",
+        "maxAuthFailures": "",
     }
+    numbers = demo(node, "['90', '', 'x', '-1', '0.5'].map(lib.numberOption)")
+    assert numbers == [90, None, None, None, 0.5]
     assert demo(node, "lib.mergeConfig({}, '?protocolVersion=5').protocolVersion") == 5
     assert demo(node, "lib.mergeConfig(null, '').mode") == "public"
     assert demo(node, "[lib.topicFor('demo/dev', 'server'), lib.topicFor('', 'server')]") == [
@@ -228,32 +196,19 @@ def test_query_parameters_override_config_json(node: str) -> None:
 
 
 def test_client_id_guest_token_and_given(node: str) -> None:
-    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJ1c2VyIn0.sig"  # sub=alice
+    # `sub` comes from the client module, which reads the token's claims (unverified).
     ids = demo(
         node,
-        "[lib.chooseClientId({}, globalThis.crypto), lib.chooseClientId({}, globalThis.crypto),"
-        f" lib.chooseClientId({{token: {token!r}}}, globalThis.crypto),"
-        " lib.chooseClientId({token: 'not-a-jwt'}, globalThis.crypto),"
-        " lib.chooseClientId({clientId: 'given-1', token: 'x'}, globalThis.crypto)]",
+        "[lib.chooseClientId({}, null, globalThis.crypto),"
+        " lib.chooseClientId({}, null, globalThis.crypto),"
+        " lib.chooseClientId({}, 'alice', globalThis.crypto),"
+        " lib.chooseClientId({clientId: 'given-1'}, 'alice', globalThis.crypto)]",
     )
     assert isinstance(ids, list)
     assert re.fullmatch(r"anon-[0-9a-f]{8}", ids[0]) and re.fullmatch(r"anon-[0-9a-f]{8}", ids[1])
     assert ids[0] != ids[1]
     assert re.fullmatch(r"alice-[0-9a-f]{8}", ids[2])
-    assert re.fullmatch(r"anon-[0-9a-f]{8}", ids[3])
-    assert ids[4] == "given-1"
-
-
-def test_suback_refusal_codes(node: str) -> None:
-    assert demo(node, "[0, 1, 2, 0x80, 0x87, 0x8f, undefined].map(lib.isRefusedQos)") == [
-        False,
-        False,
-        False,
-        True,
-        True,
-        True,
-        False,
-    ]
+    assert ids[3] == "given-1"
 
 
 def test_payload_text_decodes_utf8(node: str) -> None:
