@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
+import threading
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -254,14 +255,35 @@ def validate_response(response: Any, engine: PolicyEngine) -> AuthResult:
     )
 
 
-_EXECUTOR: ThreadPoolExecutor | None = None
+class CallSlots:
+    """A bound on authorizer calls in progress, like Lambda's concurrency limit.
+
+    Each call runs in a thread of its own, so one hanging call never delays another (no
+    shared pool, no lock around the handler). A call that outlives its deadline is
+    abandoned (its connection is refused) but keeps its slot until its thread returns, so
+    at most `limit` threads ever exist; past that, new calls are refused at once, as Lambda
+    refuses invocations past its concurrency limit (the default of 1,000 is on the Lambda
+    quotas page, docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self._free = threading.BoundedSemaphore(limit)
+
+    def acquire(self) -> bool:
+        return self._free.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._free.release()
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="iotws-authorizer")
-    return _EXECUTOR
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():
+        return  # the caller gave up (deadline passed)
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
 
 
 async def invoke(
@@ -269,10 +291,29 @@ async def invoke(
     event: dict[str, Any],
     context: LambdaContext,
     timeout: float,
+    slots: CallSlots,
 ) -> Any:
-    """Run the authorizer off the event loop with IoT's time limit; raise AuthRefused."""
+    """Run the authorizer in a thread of its own with IoT's time limit (5 s,
+    custom-auth-lambda.html); raise AuthRefused on timeout, error or no free slot."""
+    if not slots.acquire():
+        raise AuthRefused(
+            f"{slots.limit} authorizer calls already in progress: throttled "
+            "(as Lambda refuses invocations past its concurrency limit)"
+        )
     loop = asyncio.get_running_loop()
-    fut = loop.run_in_executor(_executor(), binding.authorizer.invoke, event, context)
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result, error = binding.authorizer.invoke(event, context), None
+        except BaseException as exc:  # noqa: BLE001 - reported to the waiting connection
+            result, error = None, exc
+        finally:
+            slots.release()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, fut, result, error)
+
+    threading.Thread(target=run, name=f"iotws-authorizer-{binding.name}", daemon=True).start()
     try:
         return await asyncio.wait_for(fut, timeout)
     except TimeoutError as exc:

@@ -29,6 +29,7 @@ from iotws_emulator.auth import (
     AuthorizerBinding,
     AuthRefused,
     AuthResult,
+    CallSlots,
     LambdaContext,
     RequestInfo,
     build_event,
@@ -115,9 +116,12 @@ class SigV4GuestPath:
 class CustomAuthorizerPath:
     """One custom authorizer: token signing check, Lambda invocation, response check."""
 
-    def __init__(self, binding: AuthorizerBinding, config: EmulatorConfig) -> None:
+    def __init__(
+        self, binding: AuthorizerBinding, config: EmulatorConfig, slots: CallSlots
+    ) -> None:
         self.binding = binding
         self.config = config
+        self.slots = slots
         self._profiles: dict[str, str] = {}
         self._deny_reasons: dict[str, str] = {}  # connection id -> the authorizer's reason
         set_sink = getattr(binding.authorizer, "set_log_sink", None)
@@ -161,7 +165,7 @@ class CustomAuthorizerPath:
     async def invoke(self, event: dict[str, Any]) -> Grant:
         """Run the Lambda and check its answer; raise AuthRefused."""
         response = await invoke(
-            self.binding, event, self.lambda_context(), self.config.authorizer_timeout
+            self.binding, event, self.lambda_context(), self.config.authorizer_timeout, self.slots
         )
         connection_id = event.get("connectionMetadata", {}).get("id", "")
         why = self._deny_reasons.pop(str(connection_id), None)
@@ -215,8 +219,9 @@ class Authenticator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.guest = SigV4GuestPath()
+        slots = CallSlots(config.max_authorizer_calls)
         self.custom = {
-            name: CustomAuthorizerPath(b, config) for name, b in config.authorizers.items()
+            name: CustomAuthorizerPath(b, config, slots) for name, b in config.authorizers.items()
         }
 
     async def authenticate(self, req: ConnectRequest) -> Grant:

@@ -19,6 +19,7 @@ class EmulatorConfig:
     clock: Clock = field(default_factory=RealClock)  # authorizer TTLs, event timestamps
     keepalive_clock: Clock = field(default_factory=RealClock)  # keep-alive enforcement
     authorizer_timeout: float = AUTHORIZER_TIMEOUT_SECONDS
+    max_authorizer_calls: int = 1000  # calls in progress at once (auth.CallSlots)
     connect_timeout: float = 10.0  # real seconds to wait for CONNECT (unverified for IoT)
     outbound_limit_bytes: int = 16 * 1024 * 1024  # per-connection queue (slow readers)
     server_name: str = "localhost"

@@ -54,7 +54,6 @@ def _json_response(status: int, body: Any, extra: dict[str, str] | None = None) 
         "Content-Type: application/json",
         f"Content-Length: {len(data)}",
         "Connection: close",
-        "Access-Control-Allow-Origin: *",
     ]
     for k, v in (extra or {}).items():
         head.append(f"{k}: {v}")
@@ -69,6 +68,28 @@ def _error(status: int, error_type: str, message: str) -> bytes:
 
 
 COGNITO_PATH = "/cognito"
+
+
+def cross_origin_refusal(headers: dict[str, str]) -> str | None:
+    """Why a POST/OPTIONS request from a browser page of another origin is refused, or None.
+
+    `POST /topics` publishes with no credentials (IAM is not emulated), so any web page the
+    developer visits could otherwise publish into the emulator from their browser. Browsers
+    send `Origin` with every cross-origin POST and preflight; backends (boto3 `iot-data`,
+    curl) send none. Only the origin of the pages this server serves is accepted, and no
+    `Access-Control-Allow-Origin` is ever sent.
+    """
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    own = "http://" + headers.get("host", "")
+    if origin == own:
+        return None
+    return (
+        f"cross-origin request refused: Origin {origin!r} is not the origin of this "
+        f"emulator's pages ({own}); publish from a backend (boto3 iot-data, curl: no Origin "
+        "header) or from a page the emulator serves"
+    )
 
 
 @dataclass
@@ -121,11 +142,16 @@ class _HttpAwareConnection(ServerConnection):
         for line in lines[1:]:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
+        refusal = cross_origin_refusal(headers)
+        if refusal is not None:
+            log.info("DENY http %s %s: %s", method, target.split("?", 1)[0], refusal)
+            self._answer(_error(403, "ForbiddenException", refusal))
+            return
         if method == "OPTIONS":
+            # Same-origin pages never send a preflight; answer without any CORS grant.
             self._answer(
-                b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\n"
-                b"Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
-                b"Access-Control-Allow-Headers: *\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                b"HTTP/1.1 204 No Content\r\nAllow: GET, POST, OPTIONS\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
             )
             return
         if method != "POST":
@@ -335,7 +361,6 @@ class Emulator:
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-store"),
-                ("Access-Control-Allow-Origin", "*"),
             ]
         )
         return Response(status, http.HTTPStatus(status).phrase, headers, body)

@@ -348,6 +348,8 @@ class Session:
         self._tasks.append(asyncio.create_task(self._keepalive_watchdog()))
         if self.grant is not None:
             self._tasks.append(asyncio.create_task(self._ttl_timer(self.grant.disconnect_after)))
+            if self.grant.refreshable:
+                self._tasks.append(asyncio.create_task(self._refresh_timer()))
 
     async def _keepalive_watchdog(self) -> None:
         # mqtt.html: dropped after 1.5 times the (clamped) keep-alive.
@@ -365,6 +367,16 @@ class Session:
                 await self.close(MQTT_KEEP_ALIVE_TIMEOUT, v5_code=RC_KEEP_ALIVE_TIMEOUT)
                 return
             await kclock.sleep(limit - idle)
+
+    async def _refresh_timer(self) -> None:
+        # custom-auth-lambda.html: the gateway calls the authorizer again every
+        # refreshAfterInSeconds, whatever the client sends (a client that only pings is
+        # re-authorized too); a denial ends the connection.
+        clock = self.config.clock
+        while not self.closing:
+            await clock.sleep(max(0.0, self.refresh_at - clock.monotonic()))
+            if not await self._ensure_fresh():
+                return
 
     async def _ttl_timer(self, seconds: int) -> None:
         # custom-auth-lambda.html: a hard cap on the connection's life, not extended by

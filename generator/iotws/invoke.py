@@ -3,9 +3,10 @@
 The zip holds `app.py`, the `iotws_authorizer` package and `iotws_config.json` at its
 root: exactly what Lambda runs. `load_authorizer()` imports it with `zipimport` under
 module names that live only in a private namespace: while the authorizer is loaded or
-invoked, its modules are swapped into `sys.modules` (under a process-wide lock) and
-swapped out again afterwards, so two different zips, or the zip and the source tree,
-never see each other's modules or caches.
+invoked, its modules are swapped into `sys.modules` and swapped out again once its last
+call returns, so two different zips, or the zip and the source tree, never see each
+other's modules or caches. Calls to the same authorizer run concurrently (no lock is held
+while a handler runs); a call to a different authorizer waits until they are done.
 
 Used by `iotws invoke-authorizer`, the emulator (DESIGN decision 7) and the benchmark.
 """
@@ -34,7 +35,8 @@ HANDLER_MODULE = "app"
 CONFIG_NAME = "iotws_config.json"
 DEFAULT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:iotws-authorizer"
 
-_LOCK = threading.RLock()
+_LOCK = threading.Condition(threading.RLock())
+_active: dict[str, Any] = {"owner": None, "users": 0}  # whose modules are in sys.modules
 
 
 def _owned(name: str) -> bool:
@@ -71,17 +73,28 @@ class LoadedAuthorizer:
         """Swap this authorizer's modules into sys.modules; yields the raw handler.
 
         Lazy imports inside the authorizer (e.g. a verifier module) resolve to this zip
-        while active. Not re-entrant across different authorizers (one lock per process).
+        while active. Any number of threads may hold the same authorizer active at once;
+        another authorizer waits until the last of them is done.
         """
         with _LOCK:
-            saved = _swap_in(self._modules)
-            try:
-                handler: Callable[[dict[str, Any], Any], dict[str, Any]] = self._modules[
-                    HANDLER_MODULE
-                ].handler
-                yield handler
-            finally:
-                self._modules.update(_swap_out(saved))
+            while _active["owner"] is not None and _active["owner"] is not self:
+                _LOCK.wait()
+            if _active["owner"] is None:
+                _active["saved"] = _swap_in(self._modules)
+                _active["owner"] = self
+            _active["users"] += 1
+            handler: Callable[[dict[str, Any], Any], dict[str, Any]] = self._modules[
+                HANDLER_MODULE
+            ].handler
+        try:
+            yield handler
+        finally:
+            with _LOCK:
+                _active["users"] -= 1
+                if _active["users"] == 0:
+                    self._modules.update(_swap_out(_active.pop("saved")))
+                    _active["owner"] = None
+                    _LOCK.notify_all()
 
     def invoke(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Run the handler on one event (a fresh LambdaContext when none is given)."""
@@ -186,6 +199,8 @@ def load_authorizer(
     config = _check_zip(path)
     key = str(path)
     with _LOCK:
+        while _active["owner"] is not None:  # another authorizer's call is running
+            _LOCK.wait()
         # zipimport caches a zip's directory per path: forget it, the file may be new.
         sys.path_importer_cache.pop(key, None)
         sys.path_importer_cache.pop(f"{key}/{PACKAGE}", None)
