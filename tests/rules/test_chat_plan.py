@@ -292,3 +292,30 @@ def test_web_config_output(planned_example: tuple[dict[str, Any], Path]) -> None
     assert web["prefix"] == "chat/dev"
     assert web["mode"] == "hs256"
     assert web["url"].startswith("wss://") and web["url"].endswith("/mqtt")
+
+
+def test_local_backends_match_the_planned_table_and_environment(
+    planned: dict[str, dict[str, Any]],
+) -> None:
+    """examples/chat/emulator.json (what `iotws emulate` creates in moto and sets for the
+    presence function) describes the same table, index and variables as the plan."""
+    local = json.loads((REPO / "examples" / "chat" / "emulator.json").read_text())["functions"]
+    (table,) = local["presence"]["dynamodb_tables"]
+    planned_table = planned["aws_dynamodb_table.presence"]
+    assert table["TableName"] == planned_table["name"]
+    assert table["BillingMode"] == planned_table["billing_mode"]
+    assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == {
+        a["name"]: a["type"] for a in planned_table["attribute"]
+    }
+    assert table["KeySchema"] == [{"AttributeName": planned_table["hash_key"], "KeyType": "HASH"}]
+    (index,) = table["GlobalSecondaryIndexes"]
+    (planned_index,) = planned_table["global_secondary_index"]
+    assert index["IndexName"] == planned_index["name"]
+    assert index["KeySchema"] == [
+        {"AttributeName": planned_index["hash_key"], "KeyType": "HASH"},
+        {"AttributeName": planned_index["range_key"], "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == planned_index["projection_type"]
+    planned_env = planned['aws_lambda_function.backend["presence"]']["environment"][0]["variables"]
+    for key, value in local["presence"]["environment"].items():
+        assert planned_env[key] == value, key
