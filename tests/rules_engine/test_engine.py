@@ -286,7 +286,8 @@ def test_a_raising_handler_is_logged_and_nothing_else_stops(
             assert engine.on_message("demo/dev/in", json.dumps({"i": i}).encode()) == 2
         assert engine.wait_idle(10)
     assert len(module(engine, "bad").CALLS) == 3
-    assert module(engine, "rec").EVENTS == [{"i": 0}, {"i": 1}, {"i": 2}]
+    # workers run in parallel: any order
+    assert sorted(e["i"] for e in module(engine, "rec").EVENTS) == [0, 1, 2]
     assert engine.invoker.failed == 3 and engine.invoker.completed == 3
     assert "LAMBDA bad FAILED" in caplog.text and "RuntimeError: handler bug" in caplog.text
     # The rule's invoke succeeded (asynchronous, 202): IoT runs no error action for this.
