@@ -60,7 +60,7 @@ class Guests:
 
 @pytest.fixture(scope="module")
 def guests_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guests]:
-    for name in ("app.js", "mqtt.min.js"):
+    for name in ("iotws-client.js", "mqtt.min.js"):
         assert (EXAMPLE / "web" / "vendor" / name).is_file(), f"{name} missing: run `make web`"
     port = _free_port()
     cmd = [

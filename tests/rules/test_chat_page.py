@@ -46,27 +46,22 @@ def test_room_topics_follow_the_spec(lib: Any) -> None:
         assert "error" in lib(f"lib.roomTopics('chat/dev', {json.dumps(bad)})")
 
 
-def test_config_and_url(lib: Any) -> None:
+def test_config(lib: Any) -> None:
     cfg = lib(
         "lib.mergeConfig({url: 'wss://h-ats.iot.us-east-1.amazonaws.com/mqtt',"
         " authorizerName: 'chat-dev-authorizer', tokenKeyName: 'token', prefix: '/chat/dev/',"
         " mode: 'hs256'}, '?token=a%2Bb&room=general')"
     )
     assert cfg["prefix"] == "chat/dev" and cfg["room"] == "general" and cfg["token"] == "a+b"
-    url = lib(f"lib.buildWsUrl({json.dumps(cfg)})")
-    assert url == (
-        "wss://h-ats.iot.us-east-1.amazonaws.com/mqtt"
-        "?x-amz-customauthorizer-name=chat-dev-authorizer&token=a%2Bb"
-    )
+    # The URL with the authorizer name and the token is the client module's (tests/client).
 
 
 def test_client_id_follows_the_sub_rule(lib: Any) -> None:
-    # {"sub": "alice"} as a JWT payload (the page never verifies: the authorizer does)
-    token = "e30.eyJzdWIiOiJhbGljZSJ9.sig"
-    client_id = lib(
-        f"lib.chooseClientId({{token: {json.dumps(token)}}}, require('crypto').webcrypto)"
-    )
+    # `sub` as the client module reads it from the token (unverified: the authorizer verifies)
+    client_id = lib("lib.chooseClientId({}, 'alice', require('crypto').webcrypto)")
     assert re.fullmatch(r"alice-[0-9a-f]{8}", client_id)
+    given = lib("lib.chooseClientId({clientId: 'x-1'}, 'alice', require('crypto').webcrypto)")
+    assert given == "x-1"
 
 
 def test_messages_as_the_lambdas_publish_them(lib: Any) -> None:
@@ -81,7 +76,7 @@ def test_messages_as_the_lambdas_publish_them(lib: Any) -> None:
 def test_page_loads_mqtt_then_chat_and_never_uses_inner_html() -> None:
     page = (WEB / "index.html").read_text(encoding="utf-8")
     scripts = re.findall(r'<script src="([^"]+)"', page)
-    assert scripts == ["./vendor/mqtt.min.js", "./chat.js"]
+    assert scripts == ["./vendor/mqtt.min.js", "./vendor/iotws-client.js", "./chat.js"]
     for element_id in ("status", "messages", "online", "room", "text", "send-btn", "client-id"):
         assert f'id="{element_id}"' in page
     assert "innerHTML" not in CHAT_JS.read_text(encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,13 +13,10 @@ from iotws.errors import IotwsError
 from .conftest import REPO, run_node
 
 MAIN_JS = """\
-import { Sha256 } from "@aws-crypto/sha256-js";
+import mqttPacket from "mqtt-packet";
 import { greeting } from "./greeting.js";
 
-const hash = new Sha256();
-hash.update("abc");
-const digest = await hash.digest();
-console.log(greeting + " " + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""));
+console.log(greeting + " " + Array.from(mqttPacket.generate({ cmd: "pingreq" })).join(","));
 """
 
 
@@ -31,7 +27,7 @@ def make_page(examples: Path, name: str, *, main_js: str | None = MAIN_JS) -> Pa
     if main_js is not None:
         (web / "src").mkdir()
         (web / "src" / "main.js").write_text(main_js)
-        (web / "src" / "greeting.js").write_text('export const greeting = "sha256(abc)";\n')
+        (web / "src" / "greeting.js").write_text('export const greeting = "PINGREQ:";\n')
     return web
 
 
@@ -53,12 +49,11 @@ def test_vendors_mqtt_and_bundles_main_js(tmp_path: Path, node_modules: Path, no
     # The bundle is self-contained ESM (packages resolved via node_modules) and runs.
     app = with_src / "vendor" / "app.js"
     text = app.read_text()
-    assert "@aws-crypto" not in text and "import " not in text.split("\n", 1)[0]
+    assert 'from "mqtt-packet"' not in text and "import " not in text.split("\n", 1)[0]
     entry = tmp_path / "run.mjs"
     shutil.copy(app, entry)
     out = run_node(node, f"import({str(entry)!r})")
-    expected = hashlib.sha256(b"abc").hexdigest()
-    assert out.strip() == f"sha256(abc) {expected}"
+    assert out.strip() == "PINGREQ: 192,0"
 
 
 def test_output_is_deterministic_and_unchanged_files_are_left_alone(

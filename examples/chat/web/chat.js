@@ -2,8 +2,10 @@
  * iotws chat example page: rooms and who is online, over MQTT on WebSockets (MQTT.js) to
  * AWS IoT Core with the custom authorizer.
  *
- * Plain browser script, no framework, no CDN: MQTT.js comes from ./vendor/mqtt.min.js
- * (`make web` puts it there). The pure helpers are exported for Node (`module.exports`).
+ * Plain browser script, no framework, no CDN: MQTT.js comes from ./vendor/mqtt.min.js and the
+ * iotws client (fresh credentials on every connection, reconnects with backoff, readable close
+ * reasons; client/ in the kit) from ./vendor/iotws-client.js (`make web` puts both there).
+ * The pure helpers are exported for Node (`module.exports`).
  *
  * Topics (relative to the spec's prefix, examples/chat/access.yaml):
  *   publish   rooms/<room>/messages/in   read by the chat_message rule, never by clients
@@ -20,7 +22,6 @@
   // a query parameter of the same name; `token`, `clientId` and `room` are page-only.
   var CONFIG_KEYS = ["url", "authorizerName", "tokenKeyName", "prefix", "mode"];
   var PAGE_KEYS = ["token", "clientId", "room"];
-  var AUTHORIZER_PARAM = "x-amz-customauthorizer-name";
   // Same rule as lambda_src/chat_message (ROOM_RE): one topic level, identity characters.
   var ROOM_RE = /^[A-Za-z0-9_.:@=|-]{1,64}$/;
   var MAX_TEXT_CHARS = 1000;
@@ -53,53 +54,9 @@
     };
   }
 
-  /** `<url>?x-amz-customauthorizer-name=<name>&<tokenKeyName>=<token>`, every value encoded:
-   * browsers cannot set WebSocket headers (IOT_FACTS section 1). */
-  function buildWsUrl(cfg) {
-    if (!cfg.url || !/^wss?:\/\//i.test(cfg.url)) {
-      throw new Error("`url` must be a ws:// or wss:// URL (config.json or ?url=)");
-    }
-    var parts = [];
-    if (cfg.authorizerName) {
-      parts.push(AUTHORIZER_PARAM + "=" + encodeURIComponent(cfg.authorizerName));
-    }
-    if (cfg.token) {
-      if (!cfg.tokenKeyName) {
-        throw new Error("a token was given but `tokenKeyName` is empty");
-      }
-      parts.push(encodeURIComponent(cfg.tokenKeyName) + "=" + encodeURIComponent(cfg.token));
-    }
-    if (!parts.length) {
-      return cfg.url;
-    }
-    return cfg.url + (cfg.url.indexOf("?") >= 0 ? "&" : "?") + parts.join("&");
-  }
-
-  /** The token's `sub` claim, unverified: only to build the client id `{sub}-*`. */
-  function tokenSubject(token) {
-    var parts = (token || "").split(".");
-    if (parts.length !== 3) {
-      return "";
-    }
-    try {
-      var b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-      while (b64.length % 4) {
-        b64 += "=";
-      }
-      var bin = atob(b64);
-      var bytes = new Uint8Array(bin.length);
-      for (var i = 0; i < bin.length; i++) {
-        bytes[i] = bin.charCodeAt(i);
-      }
-      var claims = JSON.parse(new TextDecoder("utf-8").decode(bytes));
-      return claims && typeof claims.sub === "string" ? claims.sub : "";
-    } catch (e) {
-      return "";
-    }
-  }
-
-  /** `<sub>-<8 hex>` (the spec's client-id rule `{sub}-*`), unless ?clientId= is given. */
-  function chooseClientId(cfg, cryptoObj) {
+  /** `<sub>-<8 hex>` (the spec's client-id rule `{sub}-*`), unless ?clientId= is given. `sub`
+   * is the token's claim, read (unverified) by the client module. */
+  function chooseClientId(cfg, sub, cryptoObj) {
     if (cfg.clientId) {
       return cfg.clientId;
     }
@@ -110,7 +67,7 @@
         return ("0" + b.toString(16)).slice(-2);
       })
       .join("");
-    return (tokenSubject(cfg.token) || "anon") + "-" + suffix;
+    return (sub || "anon") + "-" + suffix;
   }
 
   /** A room message as the chat_message Lambda publishes it, or null. */
@@ -152,8 +109,6 @@
     mergeConfig: mergeConfig,
     topicFor: topicFor,
     roomTopics: roomTopics,
-    buildWsUrl: buildWsUrl,
-    tokenSubject: tokenSubject,
     chooseClientId: chooseClientId,
     parseChatMessage: parseChatMessage,
     parsePresence: parsePresence,
@@ -235,6 +190,12 @@
     });
   }
 
+  function watch(topic) {
+    // The client keeps the subscription across reconnects; a refusal arrives as an "error"
+    // event that names the topic.
+    state.client.subscribe(topic, { qos: 1 });
+  }
+
   function joinRoom(room) {
     var topics;
     try {
@@ -250,48 +211,45 @@
     state.room = room;
     el("room").value = room;
     el("messages").textContent = "";
-    client.subscribe(topics.subscribe, { qos: 1 }, function (err, granted) {
-      if (err || (granted && granted[0] && granted[0].qos & 0x80)) {
-        addError("subscribe refused: " + topics.subscribe);
-      }
-    });
+    watch(topics.subscribe);
   }
 
   function connect(cfg) {
-    var url;
+    var client;
     try {
-      url = buildWsUrl(cfg);
+      // The token from the page's URL for every connection; a page of a real app would fetch
+      // a fresh one from its backend here.
+      client = root.iotws.connect({
+        url: cfg.url,
+        authorizerName: cfg.authorizerName || undefined,
+        tokenKeyName: cfg.tokenKeyName || undefined,
+        getToken: function () {
+          return cfg.token;
+        },
+        clientId: function (info) {
+          return chooseClientId(cfg, info.sub, root.crypto);
+        },
+      });
     } catch (e) {
       setStatus("error", e.message);
       return;
     }
-    state.clientId = chooseClientId(cfg, root.crypto);
-    el("client-id").textContent = state.clientId;
-    setStatus("connecting");
-    // Back off on reconnects: IoT allows 1 CONNECT per second per client id (IOT_FACTS 4).
-    var client = root.mqtt.connect(url, {
-      clientId: state.clientId,
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 60,
-      reconnectPeriod: 5000,
-    });
     state.client = client;
-    client.on("connect", function () {
-      setStatus("connected");
-      var presence = topicFor(cfg.prefix, "presence");
-      client.subscribe(presence, { qos: 1 }, function (err, granted) {
-        if (err || (granted && granted[0] && granted[0].qos & 0x80)) {
-          addError("subscribe refused: " + presence);
-        }
-      });
-      var room = state.room || cfg.room;
-      state.room = "";
-      joinRoom(room);
+    setStatus("connecting");
+    client.on("state", function (ev) {
+      state.clientId = client.clientId || "";
+      el("client-id").textContent = state.clientId || "-";
+      setStatus(ev.state === "waiting" ? "disconnected" : ev.state, ev.detail);
     });
-    client.on("message", function (topic, payload) {
-      var text = new TextDecoder("utf-8").decode(payload);
-      if (topic === topicFor(cfg.prefix, "presence")) {
+    client.on("connect", function () {
+      if (!state.room) {
+        watch(topicFor(cfg.prefix, "presence"));
+        joinRoom(cfg.room);
+      }
+    });
+    client.on("message", function (ev) {
+      var text = ev.text;
+      if (ev.topic === topicFor(cfg.prefix, "presence")) {
         var ids = parsePresence(text);
         if (ids) {
           showOnline(ids);
@@ -303,11 +261,16 @@
         showMessage(m);
       }
     });
-    client.on("close", function () {
-      setStatus("disconnected", "reconnecting in 5 s");
+    client.on("error", function (ev) {
+      addError(ev.message);
     });
-    client.on("error", function (err) {
-      addError(err && err.message ? err.message : String(err));
+    client.on("close", function (ev) {
+      if (ev.code !== "renew") {
+        addError(ev.message);
+      }
+    });
+    client.on("stopped", function (ev) {
+      setStatus("error", ev.message);
     });
   }
 
@@ -323,7 +286,11 @@
       return;
     }
     var topic = roomTopics(state.cfg.prefix, state.room).publish;
-    state.client.publish(topic, JSON.stringify({ text: text }), { qos: 1 });
+    state.client.publish(topic, JSON.stringify({ text: text }), { qos: 1 }).then(function (res) {
+      if (!res.ok) {
+        addError("not sent: " + res.reason);
+      }
+    });
     input.value = "";
   }
 
