@@ -49,14 +49,23 @@ RULE_KEYS = {"description", "sql", "sql_version", "enabled", "error_action"}
 # required, optional. `lambda` names a function of the kit (`function`) or gives an ARN.
 ACTION_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lambda": ((), ("function", "function_arn")),
-    "republish": (("topic",), ("qos",)),
+    "republish": (("topic",), ("qos", "iam_resources")),
     "cloudwatch_logs": (("log_group_name",), ("batch_mode",)),
     "sqs": (("queue_url",), ("queue_arn", "use_base64")),
     "sns": (("target_arn",), ("message_format",)),
-    "dynamodbv2": (("table_name",), ()),
+    "dynamodbv2": (("table_name",), ("iam_resources",)),
     "kinesis": (("stream_name",), ("partition_key",)),
     "firehose": (("delivery_stream_name",), ("separator", "batch_mode")),
-    "s3": (("bucket_name", "key"), ("canned_acl",)),
+    "s3": (("bucket_name", "key"), ("canned_acl", "iam_resources")),
+}
+# Substitution templates (`${topic(3)}`, iot-substitution-templates.html) let each message
+# choose the action's resource, so its IAM role cannot be bounded by the target alone: the
+# module accepts them only in these fields, and only with `iam_resources`, the resource ARNs
+# the rule's role may write to.
+TEMPLATE_FIELDS = {
+    "republish": ("topic",),
+    "dynamodbv2": ("table_name",),
+    "s3": ("bucket_name", "key"),
 }
 
 
@@ -125,6 +134,40 @@ def _check_action(
             errs.append(IotwsError("is required (a non-empty string)", field=f"{fld}.{key}"))
     if unknown:
         return None
+    templated = [k for k, v in value.items() if isinstance(v, str) and "${" in v]
+    for key in templated:
+        if key not in TEMPLATE_FIELDS.get(kind, ()):
+            errs.append(
+                IotwsError(
+                    "a substitution template here would let each message choose the resource",
+                    field=f"{fld}.{key}",
+                    fix="write a literal value (templates are allowed in republish.topic, "
+                    "dynamodbv2.table_name and s3.bucket_name/key, with iam_resources)",
+                )
+            )
+    if "iam_resources" in value:
+        res = value["iam_resources"]
+        if (
+            not isinstance(res, list)
+            or not res
+            or not all(isinstance(r, str) and r.startswith("arn:") and "${" not in r for r in res)
+        ):
+            errs.append(
+                IotwsError(
+                    "must be a non-empty list of resource ARNs without templates",
+                    field=f"{fld}.iam_resources",
+                    fix='e.g. ["arn:aws:iot:us-east-1:123456789012:topic/app/dev/out/*"]',
+                )
+            )
+    elif templated and all(k in TEMPLATE_FIELDS.get(kind, ()) for k in templated):
+        errs.append(
+            IotwsError(
+                f"{', '.join(templated)} holds a substitution template: list the resources the "
+                "rule's role may write to in iam_resources",
+                field=f"{fld}.iam_resources",
+                fix='add iam_resources: ["arn:aws:iot:REGION:ACCOUNT:topic/<prefix>/out/*"]',
+            )
+        )
     if kind == "lambda":
         has_fn, has_arn = "function" in value, "function_arn" in value
         if has_fn == has_arn:

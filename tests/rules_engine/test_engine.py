@@ -201,6 +201,29 @@ def test_republish_with_templates_where_and_disabled_rules() -> None:
     assert publish == [("demo/dev/lobby/out/c1", b'{"text":"hi","room":"lobby"}', 1, False)]
 
 
+def test_templated_republish_is_bounded_by_iam_resources() -> None:
+    publish = Published()
+    doc = document(
+        r={
+            "sql": "SELECT * FROM 'demo/dev/+/in'",
+            "republish": [
+                {
+                    "topic": "demo/dev/${topic(3)}/out",
+                    "iam_resources": [f"arn:aws:iot:{REGION}:{ACCOUNT}:topic/demo/dev/room?/out"],
+                }
+            ],
+            "error_action": {"republish": {"topic": "demo/dev/errors"}},
+        }
+    )
+    engine = compile_(doc, publish=publish)
+    engine.on_message("demo/dev/room1/in", b"{}")
+    engine.on_message("demo/dev/other/in", b"{}")  # the role may not write there
+    assert [p[0] for p in publish] == ["demo/dev/room1/out", "demo/dev/errors"]
+    (failure,) = json.loads(publish[1][1])["failures"]
+    assert failure["failedResource"] == "demo/dev/other/out"
+    assert failure["errorMessage"].startswith("AccessDenied")
+
+
 def test_error_action_gets_iots_error_message() -> None:
     publish = Published()
     doc = document(

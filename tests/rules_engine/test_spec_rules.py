@@ -77,7 +77,13 @@ def test_every_action_kind_of_the_module_passes_through() -> None:
             "description": "d",
             "enabled": False,
             "lambda": [{"function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f"}],
-            "republish": [{"topic": "demo/dev/out/${topic(3)}", "qos": 1}],
+            "republish": [
+                {
+                    "topic": "demo/dev/out/${topic(3)}",
+                    "qos": 1,
+                    "iam_resources": ["arn:aws:iot:us-east-1:123456789012:topic/demo/dev/out/*"],
+                }
+            ],
             "cloudwatch_logs": [{"log_group_name": "/x"}],
             "sqs": [{"queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}],
             "error_action": {"republish": {"topic": "demo/dev/errors"}},
@@ -186,6 +192,39 @@ CASES: list[tuple[str, Any, str, str]] = [
         },
         "rules.r.republish[0].topic",
         "before its first substitution template",
+    ),
+    (
+        "template without iam_resources",
+        {
+            "r": {
+                "sql": BASE["rules"]["room_in"]["sql"],
+                "republish": [{"topic": "demo/dev/out/${topic(3)}"}],
+            }
+        },
+        "rules.r.republish[0].iam_resources",
+        "list the resources",
+    ),
+    (
+        "template in a queue url",
+        {
+            "r": {
+                "sql": BASE["rules"]["room_in"]["sql"],
+                "sqs": [{"queue_url": "https://sqs.us-east-1.amazonaws.com/1/${topic(3)}"}],
+            }
+        },
+        "rules.r.sqs[0].queue_url",
+        "choose the resource",
+    ),
+    (
+        "iam_resources not ARNs",
+        {
+            "r": {
+                "sql": BASE["rules"]["room_in"]["sql"],
+                "republish": [{"topic": "demo/dev/x/${topic(3)}", "iam_resources": ["topic/*"]}],
+            }
+        },
+        "rules.r.republish[0].iam_resources",
+        "resource ARNs",
     ),
     (
         "republish wildcard",

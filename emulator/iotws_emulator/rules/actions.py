@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -144,14 +145,33 @@ class LambdaAction:
         self.invoker.submit(self.fn, copy.deepcopy(output), rule)
 
 
+def _iam_match(pattern: str, arn: str) -> bool:
+    """IAM resource matching: `*` any run of characters, `?` one character, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+
 class RepublishAction:
     kind = "republish"
     name = "RepublishAction"
 
-    def __init__(self, topic: str, qos: int, publish: PublishFn) -> None:
+    def __init__(
+        self,
+        topic: str,
+        qos: int,
+        publish: PublishFn,
+        *,
+        iam_resources: list[str] | None = None,
+        topic_arn_prefix: str = "",
+    ) -> None:
         self.topic = topic
         self.qos = qos
         self.publish = publish
+        # With a templated topic, the rule's role may publish only to these ARNs (the
+        # iot-topic-rules module's `iam_resources`): a topic outside them is refused as IAM
+        # would refuse it, and the error action runs.
+        self.iam_resources = iam_resources
+        self.topic_arn_prefix = topic_arn_prefix
 
     @property
     def resource(self) -> str:
@@ -159,6 +179,15 @@ class RepublishAction:
 
     def run(self, output: Output, ctx: iotsql.Context, rule: str) -> None:
         topic = iotsql.substitute(self.topic, ctx)
+        if self.iam_resources is not None:
+            arn = self.topic_arn_prefix + topic
+            if not any(_iam_match(p, arn) for p in self.iam_resources):
+                raise ActionFailed(
+                    self.name,
+                    topic,
+                    f"AccessDenied: the rule's role may not iot:Publish to {arn} "
+                    f"(iam_resources: {', '.join(self.iam_resources)})",
+                )
         try:
             self.publish(topic, output_bytes(output), self.qos, False)
         except (ValueError, PermissionError, OverflowError) as exc:

@@ -232,7 +232,18 @@ def compile_rules(
                 iotsql.template_expressions(topic)
             except iotsql.SqlError as exc:
                 raise _refuse(rule, f"republish topic {topic!r}: {exc}") from None
-            return RepublishAction(topic, int(qos), publish)
+            iam = spec.get("iam_resources")
+            if iam is not None and not (
+                isinstance(iam, list) and all(isinstance(x, str) for x in iam)
+            ):
+                raise _refuse(rule, f"republish iam_resources must be a list of ARNs, got {iam!r}")
+            return RepublishAction(
+                topic,
+                int(qos),
+                publish,
+                iam_resources=iam,
+                topic_arn_prefix=f"arn:aws:iot:{region}:{account}:topic/",
+            )
         if kind == "cloudwatch_logs":
             group = spec.get("log_group_name")
             if not isinstance(group, str) or not group:
