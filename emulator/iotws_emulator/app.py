@@ -69,6 +69,7 @@ class Options:
     region: str | None = None
     account: str | None = None
     verbose: bool = False
+    session_expiry: int = 3600  # seconds (mqtt-persistent-sessions.html default)
 
 
 @dataclass
@@ -144,7 +145,13 @@ def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCog
 
 async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
     engine = EvaluatorEngine()
-    config = EmulatorConfig(authorizers={}, engine=engine, region=prep.region, account=prep.account)
+    config = EmulatorConfig(
+        authorizers={},
+        engine=engine,
+        region=prep.region,
+        account=prep.account,
+        session_expiry=args.session_expiry,
+    )
     guests = CognitoGuests(
         pool=FakeCognito(prep.region),
         policy=engine.compile(prep.documents),
@@ -368,6 +375,7 @@ async def _serve(prep: Prepared, args: Options) -> None:
         default_authorizer=binding.name,
         region=prep.region,
         account=prep.account,
+        session_expiry=args.session_expiry,
     )
     web_config = {
         "authorizerName": binding.name,

@@ -40,6 +40,7 @@ from typing import Any
 from iotws_emulator import codec
 from iotws_emulator.auth import RequestInfo
 from iotws_emulator.authn import Authenticator
+from iotws_emulator.codec import Prop
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.handler import MqttHandler
 from iotws_emulator.limits import (
@@ -49,7 +50,14 @@ from iotws_emulator.limits import (
     RC_SERVER_SHUTTING_DOWN,
     SERVER_INITIATED_DISCONNECT,
 )
-from iotws_emulator.session import Message, Session, SubOptions, Transport, message_props
+from iotws_emulator.session import (
+    Message,
+    Session,
+    StoredSession,
+    SubOptions,
+    Transport,
+    message_props,
+)
 from iotws_emulator.topics import is_wildcard, matches, topic_name_error
 
 log = logging.getLogger("iotws.emulator")
@@ -70,6 +78,7 @@ class Published:
 
 
 Listener = Callable[[Published], None]
+Subscriber = Session | StoredSession
 
 
 class Broker:
@@ -77,8 +86,9 @@ class Broker:
         self.config = config
         self.clients: dict[str, Session] = {}
         self.sessions: set[Session] = set()
-        self._exact: dict[str, dict[Session, SubOptions]] = {}
-        self._wild: dict[str, dict[Session, SubOptions]] = {}
+        self._exact: dict[str, dict[Subscriber, SubOptions]] = {}
+        self._wild: dict[str, dict[Subscriber, SubOptions]] = {}
+        self.stored: dict[str, StoredSession] = {}  # persistent sessions of offline clients
         self.retained: dict[str, Message] = {}
         self._versions: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -128,17 +138,86 @@ class Broker:
 
     def detach(self, s: Session) -> None:
         self.sessions.discard(s)
-        if self.clients.get(s.client_id) is s:
+        owner = self.clients.get(s.client_id) is s
+        if owner:
             del self.clients[s.client_id]
+        if owner and s.connected and s.session_expiry > 0:
+            self._store(s)
+            return
         for f in s.subscriptions:
             self.index_remove(f, s)
-        s.drop_inflight()  # QoS 1 state is per connection (no persistent sessions)
+        s.drop_inflight()
+
+    # ----------------------------------------------------------------- persistent sessions
+
+    def _store(self, s: Session) -> None:
+        """Keep a persistent session whose connection ended (mqtt-persistent-sessions.html):
+        its subscriptions stay indexed and QoS 1 messages are stored until it resumes or
+        expires."""
+        stored = StoredSession(
+            s.client_id,
+            dict(s.subscriptions),
+            s.take_unfinished(),
+            s.session_expiry,
+            self.config.max_stored_messages,
+        )
+        for f, opts in stored.subscriptions.items():
+            self.index_remove(f, s)
+            self.index_add(f, stored, opts)
+        self.stored[s.client_id] = stored
+        stored.expiry_task = asyncio.ensure_future(self._expire(stored))
+        log.info(
+            "STORE session client=%s subscriptions=%d pending=%d expiry=%ds",
+            s.client_id,
+            len(stored.subscriptions),
+            len(stored.pending),
+            stored.expiry,
+        )
+
+    async def _expire(self, stored: StoredSession) -> None:
+        await self.config.clock.sleep(stored.expiry)
+        if self.stored.get(stored.client_id) is stored:
+            log.info(
+                "EXPIRE session client=%s: not resumed within %ds; %d stored messages discarded",
+                stored.client_id,
+                stored.expiry,
+                len(stored.pending),
+            )
+            self.end_stored(stored)
+
+    def end_stored(self, stored: StoredSession) -> None:
+        """Discard a stored session (expired, or a clean start for its client id)."""
+        if self.stored.get(stored.client_id) is stored:
+            del self.stored[stored.client_id]
+        for f in stored.subscriptions:
+            self.index_remove(f, stored)
+        if stored.expiry_task is not None and stored.expiry_task is not asyncio.current_task():
+            stored.expiry_task.cancel()
+
+    def resume(self, s: Session, stored: StoredSession) -> None:
+        """Give a stored session to a new connection of its client."""
+        self.stored.pop(stored.client_id, None)
+        if stored.expiry_task is not None:
+            stored.expiry_task.cancel()
+        for f, opts in stored.subscriptions.items():
+            self.index_remove(f, stored)
+            self.index_add(f, s, opts)
+        s.subscriptions = dict(stored.subscriptions)
+        s.resume = stored.pending
 
     def session_ended(
         self, s: Session, reason: str, *, client_initiated: bool, publish_will: bool
     ) -> None:
         if s.will is not None and publish_will:
-            self.publish_will(s, s.will)
+            delay = s.will.properties.get(Prop.WILL_DELAY_INTERVAL, 0) if s.level == 5 else 0
+            # MQTT 5 section 3.1.3.2.2: the will is published when the Will Delay Interval
+            # has passed or the session ends, whichever is first, and not at all when the
+            # client connects again before that.
+            delay = min(delay, s.session_expiry)
+            if delay > 0:
+                self.spawn(self._delayed_will(s, s.will, delay, self._versions.get(s.client_id)))
+            else:
+                self.publish_will(s, s.will)
         self.lifecycle(
             "disconnected",
             s,
@@ -147,17 +226,26 @@ class Broker:
         )
         log.info("DISCONNECT %s reason=%s", s.describe(), reason)
 
+    async def _delayed_will(
+        self, s: Session, will: codec.Will, delay: int, version: int | None
+    ) -> None:
+        await self.config.clock.sleep(delay)
+        if self._versions.get(s.client_id) == version:
+            self.publish_will(s, will)
+        else:
+            log.info("DROP will %s: the client connected again within %ds", s.describe(), delay)
+
     def next_version(self, client_id: str) -> int:
         self._versions[client_id] = self._versions.get(client_id, 0) + 1
         return self._versions[client_id]
 
-    def _index(self, f: str) -> dict[str, dict[Session, SubOptions]]:
+    def _index(self, f: str) -> dict[str, dict[Subscriber, SubOptions]]:
         return self._wild if is_wildcard(f) else self._exact
 
-    def index_add(self, f: str, s: Session, opts: SubOptions) -> None:
+    def index_add(self, f: str, s: Subscriber, opts: SubOptions) -> None:
         self._index(f).setdefault(f, {})[s] = opts
 
-    def index_remove(self, f: str, s: Session) -> None:
+    def index_remove(self, f: str, s: Subscriber) -> None:
         idx = self._index(f)
         subs = idx.get(f)
         if subs is not None:
@@ -169,7 +257,7 @@ class Broker:
 
     def route(self, msg: Message, origin: Session | None = None) -> int:
         """Queue `msg` for every matching subscriber; `iot:Receive` is checked per delivery."""
-        targets: dict[Session, SubOptions] = {}
+        targets: dict[Subscriber, SubOptions] = {}
         subs = self._exact.get(msg.topic)
         if subs:
             targets.update(subs)

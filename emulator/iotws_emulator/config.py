@@ -20,6 +20,12 @@ class EmulatorConfig:
     keepalive_clock: Clock = field(default_factory=RealClock)  # keep-alive enforcement
     authorizer_timeout: float = AUTHORIZER_TIMEOUT_SECONDS
     max_authorizer_calls: int = 1000  # calls in progress at once (auth.CallSlots)
+    # Persistent sessions (mqtt-persistent-sessions.html): expire 1 hour after the client
+    # disconnects by default (adjustable on AWS through the quotas page).
+    session_expiry: int = 3600
+    # Stored QoS 1 messages per offline session. AWS states no per-session number
+    # (unverified): the emulator's own bound, so a forgotten session cannot grow forever.
+    max_stored_messages: int = 1000
     connect_timeout: float = 10.0  # real seconds to wait for CONNECT (unverified for IoT)
     outbound_limit_bytes: int = 16 * 1024 * 1024  # per-connection queue (slow readers)
     server_name: str = "localhost"

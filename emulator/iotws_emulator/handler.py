@@ -200,6 +200,7 @@ class MqttHandler:
             await old.close(DUPLICATE_CLIENTID, v5_code=RC_SESSION_TAKEN_OVER)
         broker.clients[cid] = s
         s.version_number = broker.next_version(cid)
+        session_present = self._session(s, p)
         # mqtt.html: keep-alive 30..1200, 0 -> 1200.
         ka = p.keep_alive
         s.keep_alive = KEEPALIVE_MAX if ka == 0 or ka > KEEPALIVE_MAX else max(ka, KEEPALIVE_MIN)
@@ -223,21 +224,54 @@ class MqttHandler:
                 props.values[Prop.SERVER_KEEP_ALIVE] = s.keep_alive
             if assigned:
                 props.values[Prop.ASSIGNED_CLIENT_IDENTIFIER] = cid
-        # Persistent sessions are not emulated: every session starts clean.
+            asked = p.properties.get(Prop.SESSION_EXPIRY_INTERVAL, 0)
+            if asked != s.session_expiry:
+                props.values[Prop.SESSION_EXPIRY_INTERVAL] = s.session_expiry
+            receive_max = p.properties.get(Prop.RECEIVE_MAXIMUM)
+            if receive_max:
+                s.receive_maximum = min(MAX_INFLIGHT, receive_max)
+            s.max_packet_out = p.properties.get(Prop.MAXIMUM_PACKET_SIZE)
         s.connected = True
-        s.send_packet(codec.Connack(False, 0, props))
+        s.send_packet(codec.Connack(session_present, 0, props))
         s.start_tasks()
         broker.stats["connections"] += 1
         log.info(
-            "ALLOW connect %s principal=%s%s authorizer=%s keepalive=%ds mqtt=%s",
+            "ALLOW connect %s principal=%s%s authorizer=%s keepalive=%ds mqtt=%s%s",
             s.describe(),
             s.principal,
             f" profile={s.profile}" if s.profile else "",
             grant.label,
             s.keep_alive,
             "5" if p.level == 5 else "3.1.1",
+            (f" session=resumed({len(s.resume)} stored)" if session_present else " session=new")
+            + (f" expiry={s.session_expiry}s" if s.session_expiry else ""),
         )
         broker.lifecycle("connected", s)
+        return True
+
+    def _session(self, s: Session, p: codec.Connect) -> bool:
+        """Persistent sessions (mqtt-persistent-sessions.html, mqtt.html "MQTT 5 supported
+        features"): MQTT 3.1.1 clean session 0 keeps the session for the configured expiry
+        (1 hour by default); MQTT 5 keeps it for the client's Session Expiry Interval, at
+        most that long. A clean start discards a stored session. Runs after iot:Connect was
+        allowed, so a session is only resumed by a connection the policy still admits; each
+        stored message still needs iot:Receive when it is delivered. Returns session present.
+        """
+        broker = self.broker
+        limit = self.config.session_expiry
+        if p.level == 5:
+            asked = p.properties.get(Prop.SESSION_EXPIRY_INTERVAL, 0)
+            s.session_expiry = min(asked, limit)
+        else:
+            s.session_expiry = 0 if p.clean_start else limit
+        stored = broker.stored.get(s.client_id)
+        if stored is None:
+            return False
+        if p.clean_start:
+            log.info("END session client=%s: clean start", s.client_id)
+            broker.end_stored(stored)
+            return False
+        broker.resume(s, stored)
         return True
 
     # ----------------------------------------------------------------- packets

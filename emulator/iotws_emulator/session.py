@@ -87,7 +87,13 @@ class Message:
     _topic_bytes: bytes | None = None
 
     def encode(
-        self, level: int, qos: int, retain: bool, packet_id: int | None, now: float
+        self,
+        level: int,
+        qos: int,
+        retain: bool,
+        packet_id: int | None,
+        now: float,
+        dup: bool = False,
     ) -> bytes:
         if qos == 0:
             cached = self._qos0.get((level, retain))
@@ -98,7 +104,7 @@ class Message:
             topic = self._topic_bytes
             if topic is None:
                 topic = self._topic_bytes = codec.encode_utf8(self.topic)
-            first = 0x32 | (0x01 if retain else 0)
+            first = 0x32 | (0x01 if retain else 0) | (0x08 if dup else 0)
             body_len = len(topic) + 2 + len(self.payload)
             return b"".join(
                 (
@@ -115,7 +121,7 @@ class Message:
             if self.expires_at is not None:
                 props.values[Prop.MESSAGE_EXPIRY_INTERVAL] = max(0, int(self.expires_at - now))
         data = codec.encode(
-            codec.Publish(self.topic, self.payload, qos, retain, False, packet_id, props), level
+            codec.Publish(self.topic, self.payload, qos, retain, dup, packet_id, props), level
         )
         if qos == 0 and self.expires_at is None:
             self._qos0[(level, retain)] = data
@@ -134,6 +140,51 @@ class Delivery:
     msg: Message
     qos: int
     retain: bool
+    dup: bool = False  # a redelivery of an unacknowledged QoS 1 message
+    packet_id: int | None = None  # its original packet id (MQTT 3.1.1 section 4.4)
+
+
+class StoredSession:
+    """A persistent session whose client is offline (mqtt-persistent-sessions.html): its
+    subscriptions stay in the broker's index with this object as the subscriber, and QoS 1
+    messages routed to it are stored until the client resumes or the session expires. QoS 0
+    messages are not stored.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        subscriptions: dict[str, SubOptions],
+        pending: deque[Delivery],
+        expiry: int,
+        limit: int,
+    ) -> None:
+        self.client_id = client_id
+        self.subscriptions = subscriptions
+        self.pending = pending
+        self.expiry = expiry
+        self.limit = limit
+        self.dropped = 0
+        self.expiry_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<StoredSession {self.client_id} pending={len(self.pending)}>"
+
+    def deliver(self, msg: Message, qos: int, retain: bool) -> None:
+        if qos == 0:
+            return
+        if len(self.pending) >= self.limit:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.info(
+                    "DROP stored message client=%s topic=%s: %d messages already stored "
+                    "for the offline session",
+                    self.client_id,
+                    msg.topic,
+                    self.limit,
+                )
+            return
+        self.pending.append(Delivery(msg, qos, retain))
 
 
 def message_props(props: codec.Properties) -> codec.Properties:
@@ -176,7 +227,11 @@ class Session:
         self._out: deque[bytes | Delivery] = deque()
         self._out_bytes = 0
         self._wake = asyncio.Event()
-        self._inflight: dict[int, Message] = {}
+        self._inflight: dict[int, Delivery] = {}
+        self.receive_maximum = MAX_INFLIGHT  # MQTT 5: min(IoT's 100, the client's)
+        self.max_packet_out: int | None = None  # MQTT 5: the client's Maximum Packet Size
+        self.session_expiry = 0  # seconds the session outlives the connection; 0: clean
+        self.resume: deque[Delivery] = deque()  # stored messages still to deliver
         self._inflight_free = asyncio.Event()
         self._next_pid = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -218,6 +273,21 @@ class Session:
     def drop_inflight(self) -> None:
         self._inflight.clear()
         self._inflight_free.set()
+
+    def take_unfinished(self) -> deque[Delivery]:
+        """QoS 1 messages not yet acknowledged (as DUP redeliveries with their packet ids),
+        then stored ones not yet replayed, then QoS 1 messages still queued: what a
+        persistent session keeps when its connection ends."""
+        out: deque[Delivery] = deque()
+        for pid, d in self._inflight.items():
+            out.append(Delivery(d.msg, 1, d.retain, True, pid))
+        out.extend(self.resume)
+        for item in self._out:
+            if isinstance(item, Delivery) and item.qos:
+                out.append(item)
+        self.resume = deque()
+        self.drop_inflight()
+        return out
 
     def _packet_id(self) -> int:
         for _ in range(65_535):
@@ -262,17 +332,35 @@ class Session:
                     continue
                 pid = None
                 if item.qos:
-                    if len(self._inflight) >= MAX_INFLIGHT:
-                        # mqtt.html: at most 100 unacknowledged QoS 1 messages.
+                    limit = self.receive_maximum
+                    if len(self._inflight) >= limit:
+                        # mqtt.html: at most 100 unacknowledged QoS 1 messages (MQTT 5: or
+                        # the client's Receive Maximum, when lower).
                         if batch:
                             await self.transport.send(bytes(batch))
                             batch = bytearray()
-                        while len(self._inflight) >= MAX_INFLIGHT:
+                        while len(self._inflight) >= limit:
                             self._inflight_free.clear()
                             await self._inflight_free.wait()
-                    pid = self._packet_id()
-                    self._inflight[pid] = msg
-                batch += msg.encode(self.level, item.qos, item.retain, pid, now)
+                    pid = item.packet_id
+                    if pid is None or pid in self._inflight:
+                        pid = self._packet_id()
+                    self._inflight[pid] = item
+                data = msg.encode(self.level, item.qos, item.retain, pid, now, item.dup)
+                if self.max_packet_out is not None and len(data) > self.max_packet_out:
+                    # MQTT 5 section 3.1.2.11.4: a packet larger than the client's Maximum
+                    # Packet Size is discarded as if it had been delivered.
+                    log.info(
+                        "DROP %s topic=%s: %d bytes exceed the client's Maximum Packet Size %d",
+                        self.describe(),
+                        msg.topic,
+                        len(data),
+                        self.max_packet_out,
+                    )
+                    if pid is not None:
+                        self.acknowledge(pid)
+                    continue
+                batch += data
             if batch:
                 await self.transport.send(bytes(batch))
 
@@ -350,6 +438,17 @@ class Session:
             self._tasks.append(asyncio.create_task(self._ttl_timer(self.grant.disconnect_after)))
             if self.grant.refreshable:
                 self._tasks.append(asyncio.create_task(self._refresh_timer()))
+        if self.resume:
+            self._tasks.append(asyncio.create_task(self._replay()))
+
+    async def _replay(self) -> None:
+        # mqtt-persistent-sessions.html: on resume, stored messages are sent at a maximum
+        # rate of 10 messages per second.
+        kclock = self.config.keepalive_clock
+        while self.resume:
+            self._push(self.resume.popleft())
+            if self.resume:
+                await kclock.sleep(0.1)
 
     async def _keepalive_watchdog(self) -> None:
         # mqtt.html: dropped after 1.5 times the (clamped) keep-alive.

@@ -173,9 +173,19 @@ class PahoClient:
         self.disconnect_reason = rc
         self.disconnected.set()
 
-    def connect(self, *, expect_ok: bool = True, timeout: float = 5, properties: Any = None) -> Any:
+    def connect(
+        self,
+        *,
+        expect_ok: bool = True,
+        timeout: float = 5,
+        properties: Any = None,
+        clean_start: bool | None = None,
+    ) -> Any:
         self.c.reconnect_delay_set(60, 60)
-        self.c.connect("127.0.0.1", self.port, keepalive=self.keepalive, properties=properties)
+        extra: dict[str, Any] = {} if clean_start is None else {"clean_start": clean_start}
+        self.c.connect(
+            "127.0.0.1", self.port, keepalive=self.keepalive, properties=properties, **extra
+        )
         self.c.loop_start()
         assert self.connack_seen.wait(timeout) or self.disconnected.wait(0.1), "no CONNACK"
         if expect_ok:

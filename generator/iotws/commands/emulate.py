@@ -43,6 +43,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--account", help=f"account in ARNs (default: the spec's aws, else {DEFAULT_ACCOUNT})"
     )
+    p.add_argument(
+        "--session-expiry",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="how long a persistent session outlives its connection (default 3600, IoT's "
+        "default; MQTT 5 clients may ask for less)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="also log the authorizer's lines")
     p.set_defaults(func=run)
 
@@ -58,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
             field="--secret-env",
             fix=f"export {args.secret_env}=<dev secret>, or drop --secret-env for a random one",
         )
+    if args.session_expiry < 0:
+        raise IotwsError(
+            f"--session-expiry {args.session_expiry} is negative",
+            field="--session-expiry",
+            fix="give seconds, e.g. --session-expiry 3600 (0 keeps no session)",
+        )
     return app.run(
         app.Options(
             spec=args.spec,
@@ -70,5 +84,6 @@ def run(args: argparse.Namespace) -> int:
             region=args.region,
             account=args.account,
             verbose=args.verbose,
+            session_expiry=args.session_expiry,
         )
     )
