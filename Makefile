@@ -39,14 +39,23 @@ help: ## List the targets and the variables
 # Two stamps: the kit alone (what make demo runs), and the kit with the test and lint
 # tools (checkov, moto, hypothesis, mypy, ruff, playwright, ...), which only make test,
 # make lint and make bench need. A cold make demo installs the first only.
+# For speed the base venv is made without its own pip when the outer Python's pip can
+# install into it (`pip --python`, pip >= 22.3); the full venv gets its own pip.
+PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 $(VENV)/.stamp-base: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e .
-	touch $@
+	@if $(PYTHON) -m pip --python "$$(command -v $(PYTHON))" --version >/dev/null 2>&1; then \
+	  echo "$(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install -e ."; \
+	  $(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) -e .; \
+	else \
+	  echo "$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -e ."; \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install $(PIP_FLAGS) -e .; \
+	fi
+	@touch $@
 
 $(VENV)/.stamp: $(VENV)/.stamp-base
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $@
+	@test -x $(VENV)/bin/pip || $(PY) -m ensurepip --default-pip >/dev/null
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $@
 
 .PHONY: venv-base
 venv-base: $(VENV)/.stamp-base ## Create .venv with the kit alone (what make demo needs)
@@ -104,7 +113,10 @@ bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip s
 	$(PY) -m iotws.bench
 
 .PHONY: demo
-demo: venv-base web package $(DEV_SECRET) ## Run the local IoT Core with the example and serve its page (no AWS needed)
+demo: ## Run the local IoT Core with the example and serve its page (no AWS needed)
+	@# The Python and npm installs are independent: run them side by side.
+	@$(MAKE) --no-print-directory -j3 venv-base node_modules/.stamp $(DEV_SECRET)
+	@$(MAKE) --no-print-directory web package
 	@echo "$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT) --secret-env IOTWS_JWT_SECRET   # secret: \$$SECRET, else $(DEV_SECRET)"
 	@IOTWS_JWT_SECRET="$${SECRET:-$$(cat $(DEV_SECRET))}" \
 	  $(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT) --secret-env IOTWS_JWT_SECRET
