@@ -136,7 +136,7 @@ $(DEV_SECRET):
 # variables, a profile, web identity, container credentials, or ~/.aws files. On an EC2
 # instance role (nothing of this kind to see), set IOTWS_AWS_INSTANCE_ROLE=1.
 .PHONY: aws-credentials
-aws-credentials:
+aws-credentials: ## Check that AWS credentials are configured, without calling AWS (plan and deploy run it first)
 	@if [ -z "$${AWS_ACCESS_KEY_ID:-}$${AWS_PROFILE:-}$${AWS_DEFAULT_PROFILE:-}$${AWS_WEB_IDENTITY_TOKEN_FILE:-}$${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI:-}$${AWS_CONTAINER_CREDENTIALS_FULL_URI:-}$${IOTWS_AWS_INSTANCE_ROLE:-}" ] \
 	  && [ ! -s "$${AWS_SHARED_CREDENTIALS_FILE:-$$HOME/.aws/credentials}" ] \
 	  && [ ! -s "$${AWS_CONFIG_FILE:-$$HOME/.aws/config}" ]; then \

@@ -1,0 +1,8 @@
+"""The tour tests import their markdown helpers (tests/tour/tourdocs.py) by name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
