@@ -25,6 +25,8 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDE_DIRS = {"__pycache__", "tests", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 EXCLUDE_SUFFIXES = (".pyc", ".pyo", ".DS_Store")
 CONFIG_NAME = "iotws_config.json"
+# Added to every backend Lambda zip (not the authorizer's, which imports nothing of it).
+SHARED_PACKAGE = "iotws_publish"
 
 
 def source_files(root: Path) -> list[tuple[str, Path]]:
@@ -108,11 +110,34 @@ def build_authorizer_zip(
     return out
 
 
-def build_function_zip(name: str, out_path: str | Path) -> Path:
-    """Zip `lambda_src/<name>` as it is (backend Lambdas used by the examples)."""
+def function_zip_bytes(name: str) -> bytes:
+    """`lambda_src/<name>` as it is, plus the kit's publish helper as `iotws_publish/`."""
+    if name == SHARED_PACKAGE:
+        raise IotwsError(
+            f"{SHARED_PACKAGE} is the publish helper, not a function",
+            field="--function",
+            fix="name a function folder of lambda_src/, e.g. chat_message",
+        )
     entries = [(rel, p.read_bytes()) for rel, p in source_files(lambda_src(name))]
+    names = {rel for rel, _ in entries}
+    shared = [
+        (f"{SHARED_PACKAGE}/{rel}", p.read_bytes())
+        for rel, p in source_files(lambda_src(SHARED_PACKAGE))
+    ]
+    clash = sorted(names & {rel for rel, _ in shared})
+    if clash:
+        raise IotwsError(
+            f"lambda_src/{name} has its own {clash[0]}, which the publish helper would replace",
+            field=f"--function {name}",
+            fix=f"rename that folder; {SHARED_PACKAGE} is added to every backend zip",
+        )
+    return zip_bytes(entries + shared)
+
+
+def build_function_zip(name: str, out_path: str | Path) -> Path:
+    """Zip `lambda_src/<name>` with the publish helper (backend Lambdas of the examples)."""
     out = Path(out_path)
-    write_atomic(out, zip_bytes(entries))
+    write_atomic(out, function_zip_bytes(name))
     return out
 
 

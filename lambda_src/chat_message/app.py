@@ -20,7 +20,8 @@ it raises; the retry carries the same request id, which is also the message id, 
 can drop a duplicate.
 
 Environment: `TOPIC_PREFIX` (e.g. `chat/dev`, may be empty), `IOT_DATA_ENDPOINT`
-(`https://<id>-ats.iot.<region>.amazonaws.com`, IOT_FACTS section 8).
+(`https://<id>-ats.iot.<region>.amazonaws.com`; without it the publish helper asks
+DescribeEndpoint once).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import unicodedata
 import uuid
 from typing import Any
 
+from iotws_publish import Publisher
+
 MAX_TEXT_CHARS = 1000
 MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
 # A `+` level of the rule's filter is one whole topic level; rooms are further restricted to
@@ -42,30 +45,19 @@ ROOM_RE = re.compile(r"^[A-Za-z0-9_.:@=|-]{1,64}$")
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 KEPT_CONTROLS = frozenset("\n\t")
 
-_iot_data: Any = None
+# The kit's publish helper (lambda_src/iotws_publish, zipped with this function): endpoint
+# from IOT_DATA_ENDPOINT, client created on first use, limits checked, throttling retried.
+_publisher = Publisher()
 
 
 def iot_data_client() -> Any:
     """The boto3 `iot-data` client, created on first use (no import-time side effects)."""
-    global _iot_data
-    if _iot_data is None:
-        import boto3
-
-        _iot_data = boto3.client("iot-data", endpoint_url=_endpoint_url())
-    return _iot_data
+    return _publisher.client
 
 
 def set_iot_data_client(client: Any) -> None:
     """Seam for tests: replace (or with None, reset) the cached client."""
-    global _iot_data
-    _iot_data = client
-
-
-def _endpoint_url() -> str | None:
-    endpoint = os.environ.get("IOT_DATA_ENDPOINT", "").strip()
-    if not endpoint:
-        return None
-    return endpoint if "://" in endpoint else f"https://{endpoint}"
+    _publisher.set_client(client)
 
 
 class Rejected(Exception):
@@ -158,9 +150,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         return {"status": "rejected", "reason": exc.reason}
     topic = room_topic(os.environ.get("TOPIC_PREFIX", ""), message["room"])
-    payload = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     # Raises on failure on purpose: Lambda's async retry (see the module docstring).
-    iot_data_client().publish(topic=topic, qos=1, payload=payload)
+    _publisher.publish(topic, message, qos=1)
     _log(
         {
             "status": "published",

@@ -47,6 +47,8 @@ import time
 import unicodedata
 from typing import Any
 
+from iotws_publish import Publisher, PublishError
+
 RANKS = {"connected": 0, "disconnected": 1}
 MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
 MAX_LISTED = 500  # online ids in one presence message; the payload stays far below 128 KB
@@ -54,34 +56,33 @@ OFFLINE_TTL_SECONDS = 7 * 24 * 3600
 ONLINE_KEY = "online"
 
 _clients: dict[str, Any] = {}
+# The kit's publish helper (lambda_src/iotws_publish, zipped with this function): endpoint
+# from IOT_DATA_ENDPOINT, client created on first use, limits checked, throttling retried.
+_publisher = Publisher()
 
 
 def _client(name: str) -> Any:
     """boto3 clients, created on first use (no import-time side effects)."""
+    if name == "iot-data":
+        return _publisher.client
     if name not in _clients:
         import boto3
 
-        if name == "iot-data":
-            _clients[name] = boto3.client("iot-data", endpoint_url=_endpoint_url())
-        else:
-            _clients[name] = boto3.client(name)
+        _clients[name] = boto3.client(name)
     return _clients[name]
 
 
 def set_client(name: str, client: Any) -> None:
     """Seam for tests: replace a cached client ("dynamodb" or "iot-data")."""
-    _clients[name] = client
+    if name == "iot-data":
+        _publisher.set_client(client)
+    else:
+        _clients[name] = client
 
 
 def reset_clients() -> None:
     _clients.clear()
-
-
-def _endpoint_url() -> str | None:
-    endpoint = os.environ.get("IOT_DATA_ENDPOINT", "").strip()
-    if not endpoint:
-        return None
-    return endpoint if "://" in endpoint else f"https://{endpoint}"
+    _publisher.set_client(None)
 
 
 def _log(record: dict[str, Any]) -> None:
@@ -248,13 +249,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import botocore.exceptions
 
     try:
-        _client("iot-data").publish(
-            topic=topic,
-            qos=1,
-            retain=True,
-            payload=json.dumps(message, separators=(",", ":")).encode("utf-8"),
-        )
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        _publisher.publish(topic, message, qos=1, retain=True)
+    except (
+        botocore.exceptions.BotoCoreError,
+        botocore.exceptions.ClientError,
+        PublishError,
+    ) as exc:
         _log(
             {"status": "publish_failed", "client_id": ev["client_id"], "error": type(exc).__name__}
         )

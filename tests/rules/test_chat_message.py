@@ -13,6 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
+from .conftest import ENDPOINT
+
 
 def test_valid_message_is_published_to_the_room_topic(
     chat: ModuleType, context: Any, load_event: Any, published_messages: Any
@@ -42,7 +44,7 @@ def test_valid_message_is_published_to_the_room_topic(
 
 def test_publish_parameters(chat: ModuleType, context: Any, load_event: Any) -> None:
     """qos and the exact topic, which moto does not record, via botocore's Stubber."""
-    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=chat._endpoint_url())
+    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=ENDPOINT)
     stubber = Stubber(client)
     stubber.add_response(
         "publish",
@@ -137,7 +139,7 @@ def test_unicode_text_is_kept(
 def test_missing_timestamp_is_filled(chat: ModuleType, context: Any, load_event: Any) -> None:
     ev = load_event("chat_ok.json")
     del ev["ts"]
-    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=chat._endpoint_url())
+    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=ENDPOINT)
     sent: list[dict[str, Any]] = []
     client.meta.events.register(
         "provide-client-params.iot-data.Publish", lambda params, **_: sent.append(params)
@@ -161,18 +163,23 @@ def test_empty_prefix(
 def test_publish_failure_raises_for_lambda_retry(
     chat: ModuleType, context: Any, load_event: Any
 ) -> None:
-    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=chat._endpoint_url())
+    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=ENDPOINT)
     stubber = Stubber(client)
-    stubber.add_client_error("publish", service_error_code="ThrottlingException")
+    # The publish helper retries throttling (5 attempts in all), then raises for Lambda's retry.
+    for _ in range(5):
+        stubber.add_client_error(
+            "publish", service_error_code="ThrottlingException", http_status_code=429
+        )
     chat.set_iot_data_client(client)
     with stubber, pytest.raises(ClientError):
         chat.handler(load_event("chat_ok.json"), context)
+    stubber.assert_no_pending_responses()
 
 
 def test_client_is_lazy_and_uses_the_endpoint(
     chat: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert chat._iot_data is None  # nothing created at import
+    assert chat._publisher._client is None  # nothing created at import
     monkeypatch.setenv("IOT_DATA_ENDPOINT", "abc-ats.iot.us-east-1.amazonaws.com")
     client = chat.iot_data_client()
     assert client.meta.endpoint_url == "https://abc-ats.iot.us-east-1.amazonaws.com"

@@ -18,6 +18,8 @@ from botocore.stub import ANY, Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import ENDPOINT
+
 TOPIC = "chat/dev/presence"
 
 
@@ -183,9 +185,7 @@ def test_client_id_pattern_filters_other_apps(
 
 def test_publish_is_retained_qos1(presence: ModuleType, load_event: Any) -> None:
     """retain and qos, which moto does not record, via botocore's Stubber (DynamoDB stays moto)."""
-    client = boto3.client(
-        "iot-data", region_name="us-east-1", endpoint_url=presence._endpoint_url()
-    )
+    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=ENDPOINT)
     stubber = Stubber(client)
     stubber.add_response("publish", {}, {"topic": TOPIC, "qos": 1, "retain": True, "payload": ANY})
     presence.set_client("iot-data", client)
@@ -197,9 +197,7 @@ def test_publish_is_retained_qos1(presence: ModuleType, load_event: Any) -> None
 def test_publish_failure_keeps_the_state(
     presence: ModuleType, load_event: Any, get_item: Any
 ) -> None:
-    client = boto3.client(
-        "iot-data", region_name="us-east-1", endpoint_url=presence._endpoint_url()
-    )
+    client = boto3.client("iot-data", region_name="us-east-1", endpoint_url=ENDPOINT)
     stubber = Stubber(client)
     stubber.add_client_error("publish", service_error_code="ThrottlingException")
     presence.set_client("iot-data", client)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Publish a message to the example's browsers from a backend, with boto3's `iot-data` client.
+"""Publish a message to the example's browsers from a backend, with the kit's publish helper
+(`iotws_publish`: boto3's `iot-data` client, limits checked first, throttling retried).
 
     python scripts/publish.py --message '{"text": "hello"}'             # AWS, account endpoint
     python scripts/publish.py --endpoint-url http://127.0.0.1:8080      # local emulator
@@ -9,7 +10,8 @@ to); the prefix comes from the access spec's `topic_prefix` (default `<app>/<sta
 `--prefix`. On AWS this is `POST /topics/{url-encoded topic}?qos=..&retain=..` signed with
 SigV4 against the account's ATS data endpoint (IOT_FACTS section 8). The caller needs
 `iot:Publish` on `arn:aws:iot:REGION:ACCOUNT:topic/<topic>` (and `iot:RetainPublish` for
-`--retain`); `iot:DescribeEndpoint` too when `--endpoint` is not given.
+`--retain`); `iot:DescribeEndpoint` too when neither `--endpoint` nor the environment
+variable `IOT_DATA_ENDPOINT` gives the endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from urllib.parse import urlsplit
 import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+
+from iotws_publish import Publisher, PublishError
 
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "access.yaml"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -88,20 +92,15 @@ def make_session(endpoint_url: str | None, region: str | None) -> Any:
 
 
 def resolve_endpoint_url(session: Any, endpoint: str | None, endpoint_url: str | None) -> str:
-    """`--endpoint-url` as given, `--endpoint HOST` as https, else the account's ATS endpoint."""
+    """`--endpoint-url` as given, `--endpoint HOST` as https, else the publish helper's
+    discovery: IOT_DATA_ENDPOINT, or DescribeEndpoint iot:Data-ATS once per process."""
     if endpoint_url:
         if urlsplit(endpoint_url).scheme not in ("http", "https"):
             raise UsageError(
                 f"--endpoint-url: {endpoint_url!r} must start with http:// or https://"
             )
         return endpoint_url.rstrip("/")
-    if endpoint:
-        host = endpoint.removeprefix("https://").rstrip("/")
-        return f"https://{host}"
-    # Same as `aws iot describe-endpoint --endpoint-type iot:Data-ATS` (IOT_FACTS section 8).
-    iot = session.client("iot")
-    address: str = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-    return f"https://{address}"
+    return Publisher(endpoint=endpoint, session=session).endpoint_url()
 
 
 def default_message() -> str:
@@ -112,7 +111,7 @@ def default_message() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="publish.py",
-        description="Publish to the example's topics with boto3's iot-data client.",
+        description="Publish to the example's topics with the kit's publish helper.",
     )
     parser.add_argument(
         "--spec", type=Path, default=DEFAULT_SPEC, help="access spec to read the topic prefix from"
@@ -151,9 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload = (args.message if args.message is not None else default_message()).encode()
         session = make_session(args.endpoint_url, args.region)
         url = resolve_endpoint_url(session, args.endpoint, args.endpoint_url)
-        client = session.client("iot-data", endpoint_url=url)
-        client.publish(topic=topic, qos=args.qos, retain=args.retain, payload=payload)
-    except UsageError as exc:
+        Publisher(endpoint=url, session=session).publish(
+            topic, payload, qos=args.qos, retain=args.retain
+        )
+    except (UsageError, PublishError) as exc:
         print(f"publish.py: error: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
