@@ -290,6 +290,22 @@ def test_lambda_runs_off_the_loop_with_the_select_output(functions: Any) -> None
     engine.close()
 
 
+def test_a_function_imports_the_modules_beside_it(functions: Any, tmp_path: Path) -> None:
+    fdir = functions(
+        helped="from iotws_test_helper_mod import shout\nOUT = []\n"
+        "def handler(event, context):\n    OUT.append(shout(event['t']))\n"
+    )
+    (tmp_path / "helped" / "iotws_test_helper_mod.py").write_text(
+        "def shout(s):\n    return s.upper()\n"
+    )
+    doc = document(r={"sql": "SELECT t FROM 'demo/dev/in'", "lambda": [{"function": "helped"}]})
+    engine = compile_(doc, fdir)
+    engine.on_message("demo/dev/in", b'{"t": "hi"}')
+    assert engine.wait_idle(10)
+    assert module(engine, "helped").OUT == ["HI"]
+    engine.close()
+
+
 def test_a_raising_handler_is_logged_and_nothing_else_stops(
     functions: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -74,7 +74,13 @@ class LambdaInvoker:
                     "are already waiting (the emulator's bound)",
                 )
             self._pending += 1
-        self._pool.submit(self._run, fn, event, rule)
+        try:
+            self._pool.submit(self._run, fn, event, rule)
+        except RuntimeError:  # the pool is shut down: the emulator is stopping
+            with self._lock:
+                self._pending -= 1
+                self._idle.notify_all()
+            raise ActionFailed("LambdaAction", fn.arn, "the emulator is stopping") from None
 
     def _run(self, fn: LocalFunction, event: Any, rule: str) -> None:
         ctx = fn.context()
