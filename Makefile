@@ -36,19 +36,20 @@ help: ## List the targets and the variables
 	  "$$c" SUB "$$n" "make token: the user (sub claim) to mint a token for; ROLE: its role claim" \
 	  "$$c" PYTEST_ARGS "$$n" "extra pytest arguments for make test, e.g. -k lint"
 
-# Two stamps: the kit alone (what make demo runs), and the kit with the test and lint
-# tools (checkov, moto, hypothesis, mypy, ruff, playwright, ...), which only make test,
+# Two stamps: the kit alone with the emulator's local AWS (what make demo runs: moto serves
+# the AWS calls of the Lambdas that the rules run), and the kit with the test and lint
+# tools (checkov, hypothesis, mypy, ruff, playwright, ...), which only make test,
 # make lint and make bench need. A cold make demo installs the first only.
 # For speed the base venv is made without its own pip when the outer Python's pip can
 # install into it (`pip --python`, pip >= 22.3); the full venv gets its own pip.
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 $(VENV)/.stamp-base: pyproject.toml
 	@if $(PYTHON) -m pip --python "$$(command -v $(PYTHON))" --version >/dev/null 2>&1; then \
-	  echo "$(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install -e ."; \
-	  $(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) -e .; \
+	  echo "$(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install -e '.[emulator]'"; \
+	  $(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) -e '.[emulator]'; \
 	else \
-	  echo "$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -e ."; \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install $(PIP_FLAGS) -e .; \
+	  echo "$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -e '.[emulator]'"; \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install $(PIP_FLAGS) -e '.[emulator]'; \
 	fi
 	@touch $@
 
@@ -58,7 +59,7 @@ $(VENV)/.stamp: $(VENV)/.stamp-base
 	@touch $@
 
 .PHONY: venv-base
-venv-base: $(VENV)/.stamp-base ## Create .venv with the kit alone (what make demo needs)
+venv-base: $(VENV)/.stamp-base ## Create .venv with the kit and its emulator (what make demo needs)
 
 .PHONY: venv
 venv: $(VENV)/.stamp ## Create .venv with the kit and its test and lint tools from PyPI

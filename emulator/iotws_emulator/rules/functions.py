@@ -250,7 +250,7 @@ class LocalAws:
                 raise IotwsError(
                     "the local functions need DynamoDB, served by moto, which is not installed",
                     field=self.backends.source,
-                    fix="pip install 'moto[server]' (make venv installs it)",
+                    fix="pip install 'iotws[emulator]' (make demo installs it)",
                 ) from None
             # Without moto every AWS call fails fast on a closed local port: never real AWS.
             self.moto_url = "http://127.0.0.1:9"
