@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from iotws.errors import IotwsError
+from iotws.namespaces import CHARSETS, DEFAULT_CHARSET
 from iotws.spec import (
     BUILTIN_CLIENT_ID,
     CLIENT_ID_MAX_BYTES,
@@ -293,10 +294,22 @@ def authorizer_config(spec: Spec, profiles: dict[str, RenderedProfile]) -> dict[
             "disconnect_after_seconds": a.disconnect_after_seconds,
         },
         "identity": {"charset": IDENTITY_CHARSET, "client_id_max_bytes": CLIENT_ID_MAX_BYTES},
-        "claims": {name: {"max_length": n} for name, n in sorted(spec.claims.items())},
+        "claims": {
+            name: {
+                "max_length": n,
+                "charset": spec.claim_charsets.get(name, DEFAULT_CHARSET),
+                "pattern": CHARSETS[spec.claim_charsets.get(name, DEFAULT_CHARSET)].pattern,
+            }
+            for name, n in sorted(spec.claims.items())
+        },
         "public_profile": a.public_profile,
         "selection": (
-            {"claim": a.select.claim, "values": dict(a.select.values), "default": a.select.default}
+            {
+                "claim": a.select.claim,
+                "values": dict(a.select.values),
+                "order": list(a.select.values),
+                "default": a.select.default,
+            }
             if a.select
             else None
         ),
@@ -314,6 +327,7 @@ def authorizer_config(spec: Spec, profiles: dict[str, RenderedProfile]) -> dict[
             "audience": h.audience,
             "leeway_seconds": h.leeway_seconds,
             "max_age_seconds": h.max_age_seconds,
+            "max_lifetime_seconds": h.max_lifetime_seconds,
             "subject_claim": h.subject_claim,
         }
     if a.jwks is not None:

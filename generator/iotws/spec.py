@@ -17,6 +17,18 @@ from typing import Any
 import yaml
 
 from iotws.errors import IotwsError, SpecError
+from iotws.namespaces import (
+    CHARSETS,
+    DEFAULT_CHARSET,
+    IDENTITY_ID,
+    Charset,
+    Undelimited,
+    client_id_witness,
+    namespace_overlap,
+    parse_values,
+    undelimited,
+)
+from iotws.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
 from iotws.rules import RulesSpec, parse_rules
 
 # Identity values substituted into policies at run time (DESIGN decision 2, IOT_FACTS
@@ -58,6 +70,7 @@ class Hs256Spec:
     leeway_seconds: int = 30
     max_age_seconds: int | None = None
     subject_claim: str = "sub"
+    max_lifetime_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,35 @@ class Spec:
     source: str = ""
     rules: RulesSpec | None = None  # the `rules:` section (iotws.rules), checked
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # claim name -> charset preset (namespaces.CHARSETS); default namespaces.DEFAULT_CHARSET
+    claim_charsets: dict[str, str] = field(default_factory=dict)
+
+    def charsets_for(self, profile: str) -> dict[str, Charset]:
+        """Placeholder name -> the set of values it can take, for one profile."""
+        if profile in self.cognito_profiles():
+            return {BUILTIN_IDENTITY_ID: IDENTITY_ID}
+        out = {BUILTIN_CLIENT_ID: CLIENT_ID_CHARSET}
+        for name in self.claims:
+            out[name] = CHARSETS[self.claim_charsets.get(name, DEFAULT_CHARSET)]
+        return out
+
+    def subject_claim(self) -> str:
+        """The claim that names the user in token modes."""
+        a = self.authorizer
+        if a.hs256 is not None:
+            return a.hs256.subject_claim
+        if a.jwks is not None:
+            return str(a.jwks.get("subject_claim", "sub"))
+        return "sub"
+
+    def token_profiles(self) -> list[str]:
+        a = self.authorizer
+        if a.mode not in ("hs256", "jwks") or not a.select:
+            return []
+        names = set(a.select.values.values())
+        if a.select.default:
+            names.add(a.select.default)
+        return sorted(names)
 
     @property
     def has_authorizer(self) -> bool:
@@ -392,6 +434,10 @@ def _build(d: dict[str, Any], source: str) -> Spec:
         name: int((c or {}).get("max_length", DEFAULT_CLAIM_MAX_LENGTH))
         for name, c in (d.get("claims") or {}).items()
     }
+    claim_charsets = {
+        name: str((c or {}).get("charset", DEFAULT_CHARSET))
+        for name, c in (d.get("claims") or {}).items()
+    }
     a = d.get("authorizer") or {"mode": NO_AUTHORIZER}
     token = a.get("token") or {}
     session = a.get("session") or {}
@@ -408,6 +454,7 @@ def _build(d: dict[str, Any], source: str) -> Spec:
             audience=hs.get("audience"),
             leeway_seconds=int(hs.get("leeway_seconds", 30)),
             max_age_seconds=hs.get("max_age_seconds"),
+            max_lifetime_seconds=hs.get("max_lifetime_seconds"),
             subject_claim=hs.get("subject_claim", "sub"),
         )
     sel = a.get("select")
@@ -466,6 +513,7 @@ def _build(d: dict[str, Any], source: str) -> Spec:
         cognito=cognito,
         source=source,
         raw=d,
+        claim_charsets=claim_charsets,
     )
 
 
@@ -593,6 +641,17 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
                     fix="give Cognito its own profile",
                 )
             )
+    for claim, preset in spec.claim_charsets.items():
+        charset = CHARSETS[preset]
+        if spec.claims[claim] < charset.min_length:
+            errs.append(
+                IotwsError(
+                    f"max_length {spec.claims[claim]} is shorter than any {preset} value "
+                    f"({charset.min_length} characters, e.g. {charset.example!r})",
+                    field=f"claims.{claim}.max_length",
+                    fix=f"raise it to at least {charset.min_length}, or remove it",
+                )
+            )
     # claims referenced by selection are fine; claim names must not shadow built-ins
     for claim in spec.claims:
         if claim in (BUILTIN_CLIENT_ID, BUILTIN_IDENTITY_ID):
@@ -607,7 +666,9 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
         return errs
     for profile in spec.profiles.values():
         errs += _profile_errors(spec, profile)
-    return errs
+    if errs:
+        return errs
+    return _namespace_errors(spec)
 
 
 # --------------------------------------------------------------------------- jwks
@@ -620,6 +681,7 @@ JWKS_DEFAULTS: dict[str, Any] = {
     "refresh_interval_seconds": 60,
     "fetch_timeout_seconds": 1.5,  # well inside IoT's 5 s for the whole authorizer
     "subject_claim": "sub",
+    "max_lifetime_seconds": None,
 }
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -1049,3 +1111,170 @@ def _topic_errors(
             )
         )
     return errs
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def _used_profiles(spec: Spec) -> list[str]:
+    return sorted(set(spec.authorizer_profiles()) | set(spec.cognito_profiles()))
+
+
+def _patterns(prof: Profile) -> list[tuple[str, int, str]]:
+    """(kind, index, pattern) of every topic pattern the profile grants."""
+    out = [("subscribe", i, t) for i, t in enumerate(prof.subscribe)]
+    out += [("publish", i, t) for i, t in enumerate(prof.publish)]
+    if prof.receive_explicit:
+        out += [("receive", i, t) for i, t in enumerate(prof.receive)]
+    return out
+
+
+def _describe(values: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v!r}" for k, v in sorted(values.items())) or "any values"
+
+
+def _namespace_errors(spec: Spec) -> list[IotwsError]:
+    """DESIGN decision 8: distinct identities get disjoint client ids and namespaces
+    (iotws.namespaces explains the rules). Each error gives a concrete colliding pair."""
+    errs: list[IotwsError] = []
+    used = _used_profiles(spec)
+    public = spec.authorizer.public_profile
+    token_profiles = spec.token_profiles()
+    subject = spec.subject_claim()
+    charset_fix = (
+        "declare the claim's character set so its values cannot contain that character "
+        "(claims.<name>.charset: uuid, email, word or alnum), or put a separator after "
+        "the placeholder that its values cannot contain (e.g. / in topics)"
+    )
+    for name in used:
+        prof = spec.profiles[name]
+        cs = spec.charsets_for(name)
+        fld = f"profiles.{name}.client_id"
+        if prof.client_id == "*":
+            errs.append(
+                IotwsError(
+                    "is a bare *: any client could take any id, including every other profile's",
+                    field=fld,
+                    fix="give the range a literal prefix of its own, e.g. anon-*",
+                )
+            )
+            continue
+        if name == public and name in token_profiles:
+            errs.append(
+                IotwsError(
+                    "is both the anonymous profile (authorizer.public.profile) and a profile "
+                    "tokens select: anonymous clients and users would share client ids",
+                    field=f"profiles.{name}",
+                    fix="give anonymous clients their own profile (e.g. guest with anon-*)",
+                )
+            )
+            continue
+        if name in token_profiles and "{" + subject + "}" not in prof.client_id:
+            errs.append(
+                IotwsError(
+                    f"does not contain {{{subject}}}: two users of this profile could "
+                    "connect with the same client id and take over each other's connection",
+                    field=fld,
+                    fix=f"include the user's {{{subject}}}, e.g. {{{subject}}}-*",
+                )
+            )
+        for u in undelimited(prof.client_id, cs, topic=False):
+            errs.append(_undelimited_error(fld, prof.client_id, u, cs, charset_fix))
+        for kind, i, topic in _patterns(prof):
+            for u in undelimited(topic, cs, topic=True):
+                errs.append(
+                    _undelimited_error(f"profiles.{name}.{kind}[{i}]", topic, u, cs, charset_fix)
+                )
+            if not spec.prefix and _first_level_open(topic):
+                errs.append(
+                    IotwsError(
+                        "starts with a wildcard or placeholder while topic_prefix is empty: "
+                        "it reaches topics of every app on the account's endpoint (and, "
+                        "rendered as *, reserved $aws/... topics)",
+                        field=f"profiles.{name}.{kind}[{i}]",
+                        fix="set topic_prefix (e.g. app/stage) or start the topic with a "
+                        "literal level",
+                    )
+                )
+    if errs:
+        return errs
+    # Disjoint client-id ranges between profiles.
+    for i, a_name in enumerate(used):
+        for b_name in used[i + 1 :]:
+            a, b = spec.profiles[a_name], spec.profiles[b_name]
+            a_cs, b_cs = spec.charsets_for(a_name), spec.charsets_for(b_name)
+            witness = client_id_witness(a.client_id, a_cs, b.client_id, b_cs)
+            if witness is None:
+                continue
+            errs.append(
+                IotwsError(
+                    f"the client-id ranges of profiles {a_name} ({a.client_id!r}) and "
+                    f"{b_name} ({b.client_id!r}) overlap: both accept {witness!r} ("
+                    f"{a_name} with {_describe(parse_values(a.client_id, witness, a_cs))}; "
+                    f"{b_name} with {_describe(parse_values(b.client_id, witness, b_cs))}), "
+                    "so one could take over the other's connection",
+                    field=f"profiles.{b_name}.client_id",
+                    fix="start each profile's client id with a literal prefix the other "
+                    "cannot produce (e.g. anon-* and u-{sub}-*), or declare claim character "
+                    "sets that exclude the other's prefix",
+                )
+            )
+    # Namespaces: no grant reaches into another identity's placeholder topics.
+    for g_name in used:
+        g_prof = spec.profiles[g_name]
+        g_cs = spec.charsets_for(g_name)
+        for kind, i, grant in _patterns(g_prof):
+            for q_name in used:
+                q_cs = spec.charsets_for(q_name)
+                for q_kind, _, ns in _patterns(spec.profiles[q_name]):
+                    if not PLACEHOLDER_RE.search(ns):
+                        continue
+                    hit = namespace_overlap(grant, g_cs, ns, q_cs)
+                    if hit is None:
+                        continue
+                    full = f"{spec.prefix}/{hit.witness}" if spec.prefix else hit.witness
+                    errs.append(
+                        IotwsError(
+                            f"{grant!r} reaches into {q_name}'s {q_kind} namespace {ns!r}: "
+                            f"topic {full!r} belongs to the {q_name} identity with "
+                            f"{_describe(hit.owner_values)}, and another identity of "
+                            f"profile {g_name} is granted it",
+                            field=f"profiles.{g_name}.{kind}[{i}]",
+                            fix="keep per-identity topics under a literal level of their own "
+                            "that no shared topic or wildcard reaches (e.g. users/{sub}/# "
+                            "and rooms/+/messages), and declare claim character sets",
+                        )
+                    )
+                    break
+    return errs
+
+
+def _first_level_open(topic: str) -> bool:
+    first = topic.split("/", 1)[0]
+    return first in ("+", "#") or bool(PLACEHOLDER_RE.search(first))
+
+
+def _undelimited_error(
+    fld: str, text: str, u: Undelimited, cs: dict[str, Charset], fix: str
+) -> IotwsError:
+    charset = cs[u.placeholder]
+    if u.follower == "*":
+        after = "may contain what the * after it matches"
+    elif u.follower:
+        after = f"may contain {u.follower!r}, the character after it"
+    else:
+        after = "run on into the placeholder after it"
+    short = _render_example(text, u.placeholder, u.example_short)
+    long = _render_example(text, u.placeholder, u.example_long)
+    return IotwsError(
+        f"{text!r}: the values of {{{u.placeholder}}} ({charset.name}: {charset.description}) "
+        f"{after}, so the identity with {u.placeholder} {u.example_short!r} "
+        f"({short!r}) is a prefix of the one with {u.placeholder} {u.example_long!r} "
+        f"({long!r}) and could take over its ids and topics",
+        field=fld,
+        fix=fix,
+    )
+
+
+def _render_example(text: str, placeholder: str, value: str) -> str:
+    return PLACEHOLDER_RE.sub(lambda m: value if m.group(1) == placeholder else m.group(0), text)

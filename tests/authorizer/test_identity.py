@@ -172,15 +172,33 @@ def test_profile_selection(
     assert authorizer.last_log["profile"] == profile
 
 
-def test_first_match_in_claim_order(
+def test_profile_follows_the_specs_order_not_the_tokens(
     make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any
 ) -> None:
+    """GIVEN a token whose role list holds two selected values WHEN authorized THEN the
+    first of the spec's values wins, whatever the order of the token's list (a token
+    [member, suspended] cannot escape the suspended profile by reordering)."""
     config["selection"]["values"] = {"admin": "admin", "member": "user"}
     authorizer = make_authorizer(config)
-    authorizer(simple(mint(role=["member", "admin"]), client_id="alice-1"))
-    assert authorizer.last_log["profile"] == "user"
-    authorizer(simple(mint(role=["admin", "member"]), client_id="admin-alice"))
-    assert authorizer.last_log["profile"] == "admin"
+    for roles in (["member", "admin"], ["admin", "member"]):
+        authorizer(simple(mint(role=roles), client_id="admin-alice"))
+        assert authorizer.last_log["profile"] == "admin", roles
+    config["selection"]["values"] = {"member": "user", "admin": "admin"}
+    config["selection"]["order"] = ["member", "admin"]
+    authorizer = make_authorizer(config)
+    for roles in (["member", "admin"], ["admin", "member"]):
+        authorizer(simple(mint(role=roles), client_id="alice-1"))
+        assert authorizer.last_log["profile"] == "user", roles
+
+
+def test_selection_order_must_name_every_value(
+    make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
+) -> None:
+    config["selection"]["values"] = {"admin": "admin", "member": "user"}
+    config["selection"]["order"] = ["admin"]
+    authorizer = make_authorizer(config)
+    valid(authorizer(simple(mint(role="admin"), client_id="admin-alice")), allowed=False)
+    assert authorizer.last_log["reason"] == "config_error"
 
 
 def test_selection_by_a_list_of_claims(

@@ -17,7 +17,7 @@ BASE: dict[str, Any] = {
     "version": 1,
     "app": "demo",
     "stage": "dev",
-    "claims": {"sub": {"max_length": 64}},
+    "claims": {"sub": {"max_length": 64, "charset": "word"}},
     "authorizer": {
         "mode": "hs256",
         "hs256": {"secret": {"env": "SECRET"}},
@@ -26,7 +26,7 @@ BASE: dict[str, Any] = {
     },
     "profiles": {
         "guest": {"client_id": "anon-*", "subscribe": ["server"], "publish": ["client"]},
-        "user": {"client_id": "{sub}-*", "subscribe": ["users/{sub}/#"], "publish": ["x"]},
+        "user": {"client_id": "u-{sub}-*", "subscribe": ["users/{sub}/#"], "publish": ["x"]},
     },
 }
 

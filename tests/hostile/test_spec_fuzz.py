@@ -33,7 +33,7 @@ SEEDS.append(
         "version": 1,
         "app": "demo",
         "stage": "dev",
-        "claims": {"sub": {"max_length": 64}},
+        "claims": {"sub": {"max_length": 64, "charset": "uuid"}},
         "authorizer": {
             "mode": "jwks",
             "jwks": {"preset": "cognito", "user_pool_id": "eu-west-1_A1", "client_ids": ["c"]},

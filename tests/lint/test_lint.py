@@ -336,7 +336,7 @@ version: 1
 app: demo
 stage: dev
 aws: {region: eu-west-1, account: "210987654321"}
-claims: {sub: {max_length: 32}}
+claims: {sub: {max_length: 32, charset: word}}
 authorizer:
   mode: hs256
   hs256: {secret: {env: IOTWS_JWT_SECRET}}
@@ -348,7 +348,7 @@ profiles:
     subscribe: [server, "rooms/+/messages"]
     publish: ["rooms/+/messages", "clients/{client_id}/status"]
   user:
-    client_id: "{sub}-*"
+    client_id: "u-{sub}-*"
     subscribe: ["users/{sub}/#", server, "clients/{client_id}/#"]
     publish: ["users/{sub}/out"]
     receive: ["users/{sub}/#", server, "clients/{client_id}/#", "rooms/+/messages"]

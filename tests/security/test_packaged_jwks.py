@@ -30,7 +30,7 @@ version: 1
 app: demo
 stage: dev
 claims:
-  sub: {{max_length: 64}}
+  sub: {{max_length: 64, charset: word}}
 authorizer:
   mode: jwks
   jwks:
@@ -45,7 +45,7 @@ authorizer:
     default: user
 profiles:
   guest:
-    client_id: "anon-*"
+    client_id: "guest:*"  # disjoint from {{sub}}-*: ":" never follows a word-charset sub
     subscribe: [server]
   user:
     client_id: "{{sub}}-*"

@@ -21,7 +21,7 @@ version: 1
 app: demo
 stage: dev
 claims:
-  sub: {max_length: 64}
+  sub: {max_length: 64, charset: uuid}
 authorizer:
   mode: MODE
 AUTH
@@ -92,6 +92,7 @@ def test_generic_issuer_is_copied_with_defaults() -> None:
         "refresh_interval_seconds": 60,
         "fetch_timeout_seconds": 1,
         "subject_claim": "sub",
+        "max_lifetime_seconds": None,
     }
 
 

@@ -160,7 +160,7 @@ def test_spec_to_token_to_gateway_check(
             version: 1
             app: demo
             stage: dev
-            claims: {sub: {max_length: 64}}
+            claims: {sub: {max_length: 64, charset: word}}
             authorizer:
               mode: hs256
               hs256: {secret: {env: IOTWS_JWT_SECRET}}

@@ -209,7 +209,7 @@ def test_client_id_guest_token_and_given(node: str) -> None:
     assert isinstance(ids, list)
     assert re.fullmatch(r"anon-[0-9a-f]{8}", ids[0]) and re.fullmatch(r"anon-[0-9a-f]{8}", ids[1])
     assert ids[0] != ids[1]
-    assert re.fullmatch(r"alice-[0-9a-f]{8}", ids[2])
+    assert re.fullmatch(r"u-alice-[0-9a-f]{8}", ids[2])
     assert ids[3] == "given-1"
 
 

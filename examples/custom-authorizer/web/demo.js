@@ -65,16 +65,17 @@
   }
 
   /**
-   * The MQTT client id: the one given, else `<sub>-<random>` for a token with a `sub` claim,
-   * else `anon-<random>` for guests. These match the example's access spec client-id rules
-   * (`anon-*`, `{sub}-*`); the authorizer binds iot:Connect to the exact id, so pass
-   * ?clientId= if your spec uses other rules. `sub` is read (unverified) by the client module.
+   * The MQTT client id: the one given, else `u-<sub>-<random>` for a token with a `sub`
+   * claim, else `anon-<random>` for guests. These match the example's access spec client-id
+   * rules (`anon-*`, `u-{sub}-*`: disjoint ranges, so no user can take a guest's id); the
+   * authorizer binds iot:Connect to the exact id, so pass ?clientId= if your spec uses
+   * other rules. `sub` is read (unverified) by the client module.
    */
   function chooseClientId(cfg, sub, cryptoObj) {
     if (cfg.clientId) {
       return cfg.clientId;
     }
-    return (sub || "anon") + "-" + randomSuffix(cryptoObj);
+    return (sub ? "u-" + sub : "anon") + "-" + randomSuffix(cryptoObj);
   }
 
   /** A positive number from a config string, or undefined. */

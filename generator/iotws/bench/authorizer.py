@@ -105,7 +105,7 @@ def bench_config(mode: str) -> dict[str, Any]:
         },
         "session": {"refresh_after_seconds": 3600, "disconnect_after_seconds": 86400},
         "identity": {"charset": "^[A-Za-z0-9_.:@=|-]+$", "client_id_max_bytes": 128},
-        "claims": {"sub": {"max_length": 64}},
+        "claims": {"sub": {"max_length": 64, "pattern": "[A-Za-z0-9_.:@=|-]+"}},
         "public_profile": "guest",
         "selection": None,
         "profiles": {

@@ -103,6 +103,7 @@ class Config:
         "charset",
         "client_id_max_bytes",
         "claim_max",
+        "claim_patterns",
         "public_profile",
         "selection",
         "verifier",
@@ -122,6 +123,7 @@ class Config:
         self.charset: re.Pattern[str] | None = None  # compiled identity.charset
         self.client_id_max_bytes = CLIENT_ID_MAX_BYTES
         self.claim_max: dict[str, int] = {}
+        self.claim_patterns: dict[str, re.Pattern[str]] = {}
         self.public_profile: Profile | None = None
         self.selection: Selection | None = None
         self.verifier: Any = None  # a verifier module, see iotws_authorizer.verifiers
@@ -278,6 +280,13 @@ def parse(raw: Any) -> Config:
         if not re.fullmatch(_CLAIM_NAME, name) or not isinstance(rule, dict):
             raise ConfigError(f"claims.{name} is not a valid claim declaration")
         cfg.claim_max[name] = _int(rule, "max_length", f"claims.{name}", 1, 128)
+        # The claim's declared character set (ACCESS_SPEC.md "claims"): values are matched
+        # against it before any substitution, so templates stay self-delimiting.
+        pattern = _get(rule, "pattern", str, f"claims.{name}")
+        try:
+            cfg.claim_patterns[name] = re.compile(pattern, re.ASCII)
+        except re.error:
+            raise ConfigError(f"claims.{name}.pattern is not a valid regular expression") from None
 
     raw_profiles = _get(raw, "profiles", dict, "config")
     for name, raw_profile in raw_profiles.items():
@@ -325,10 +334,15 @@ def _selection(raw: dict[str, Any], cfg: Config) -> Selection:
         if not isinstance(profile, str):
             raise ConfigError("selection.values must map strings to profile names")
         _lookup(cfg, profile, f"selection.values.{key}")
+    # `order`: the spec's order of `values` (JSON writers may sort object keys); the first
+    # value in this order that a token holds picks the profile.
+    order = raw.get("order", list(values))
+    if not isinstance(order, list) or sorted(order) != sorted(values):
+        raise ConfigError("selection.order must list every key of selection.values once")
     default = _opt_str(raw, "default", "selection")
     if default is not None:
         _lookup(cfg, default, "selection.default")
-    return Selection(names, dict(values), default)
+    return Selection(names, {key: values[key] for key in order}, default)
 
 
 def _slots(text: str, cfg: Config, where: str) -> tuple[list[str], bool, bool, bool]:

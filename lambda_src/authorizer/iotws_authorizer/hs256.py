@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from typing import Any
 
@@ -42,6 +43,7 @@ class Settings:
         "audiences",
         "leeway",
         "max_age",
+        "max_lifetime",
         "subject_claim",
     )
 
@@ -52,6 +54,7 @@ class Settings:
         self.audiences: frozenset[str] = frozenset()
         self.leeway = 0
         self.max_age: int | None = None
+        self.max_lifetime: int | None = None
         self.subject_claim = "sub"
 
 
@@ -85,6 +88,10 @@ def parse_settings(raw_config: dict[str, Any]) -> Settings:
     s.leeway = _int_setting(raw, "leeway_seconds", 0, 0, 300)
     max_age = raw.get("max_age_seconds")
     s.max_age = None if max_age is None else _int_setting(raw, "max_age_seconds", 0, 1, 10**9)
+    lifetime = raw.get("max_lifetime_seconds")
+    s.max_lifetime = (
+        None if lifetime is None else _int_setting(raw, "max_lifetime_seconds", 0, 60, 2592000)
+    )
     subject = raw.get("subject_claim", "sub")
     if not isinstance(subject, str) or not subject:
         raise ConfigError("hs256.subject_claim must be a non-empty string")
@@ -141,9 +148,16 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Deny(MALFORMED_TOKEN, f"{name} is not a number")
+    # Finite only: `exp: 1e400` parses as infinity and would never expire.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Deny(MALFORMED_TOKEN, f"{name} is not a finite number")
     return float(value)
+
+
+def check_lifetime(exp: float, now: float, leeway: int, max_lifetime: int | None) -> None:
+    """`max_lifetime_seconds`: a token may not be valid for longer than this from now."""
+    if max_lifetime is not None and exp - now > max_lifetime + leeway:
+        raise Deny(MALFORMED_TOKEN, "exp is further away than max_lifetime_seconds")
 
 
 def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
@@ -176,6 +190,7 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
         raise Deny(MALFORMED_TOKEN, "exp is required")
     if now >= exp + leeway:
         raise Deny(EXPIRED)
+    check_lifetime(exp, now, leeway, settings.max_lifetime)
     nbf = _number(claims, "nbf")
     if nbf is not None and now + leeway < nbf:
         raise Deny(NOT_YET_VALID)

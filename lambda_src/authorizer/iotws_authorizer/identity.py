@@ -45,8 +45,11 @@ def reset() -> None:
     _arn_cache.clear()
 
 
-def safe_value(value: Any, cfg: Config, max_length: int) -> bool:
-    """True when `value` may be substituted into a policy."""
+def safe_value(
+    value: Any, cfg: Config, max_length: int, pattern: re.Pattern[str] | None = None
+) -> bool:
+    """True when `value` may be substituted into a policy: within the identity charset
+    and, for a claim, within the claim's own declared set (`pattern`)."""
     return (
         isinstance(value, str)
         and 0 < len(value) <= max_length
@@ -55,20 +58,29 @@ def safe_value(value: Any, cfg: Config, max_length: int) -> bool:
         and _FORBIDDEN.isdisjoint(value)
         and cfg.charset is not None
         and cfg.charset.fullmatch(value) is not None
+        and (pattern is None or pattern.fullmatch(value) is not None)
     )
 
 
 def select_profile(claims: dict[str, Any], cfg: Config) -> Profile:
-    """The profile for verified claims: first match in claim order, else the default."""
+    """The profile for verified claims: the first of the spec's `values` (in the spec's
+    order, never the token's) that the claim holds, else the default. A token whose
+    groups are `[member, suspended]` gets the same profile as `[suspended, member]`."""
     selection = cfg.selection
     if selection is None:  # pragma: no cover - config.parse requires it in token modes
         raise Deny(CONFIG_ERROR, "no selection")
     for name in selection.claims:
         value = claims.get(name)
-        candidates = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        for candidate in candidates:
-            if isinstance(candidate, str) and candidate in selection.values:
-                return cfg.profiles[selection.values[candidate]]
+        held = (
+            {value}
+            if isinstance(value, str)
+            else {v for v in value if isinstance(v, str)}
+            if isinstance(value, list)
+            else set()
+        )
+        for candidate, profile in selection.values.items():
+            if candidate in held:
+                return cfg.profiles[profile]
     if selection.default is not None:
         return cfg.profiles[selection.default]
     raise Deny(NO_PROFILE)
@@ -110,7 +122,10 @@ def slot_values(
         value = claims.get(name)
         if value is None and name not in profile.claims:
             continue
-        if not isinstance(value, str) or not safe_value(value, cfg, max_length):
+        pattern = cfg.claim_patterns.get(name)
+        if pattern is None:  # pragma: no cover - config.parse requires one per claim
+            raise Deny(CONFIG_ERROR, f"claim {name} has no pattern")
+        if not isinstance(value, str) or not safe_value(value, cfg, max_length, pattern):
             raise Deny(BAD_IDENTITY, f"claim {name} is missing or not allowed")
         if name in profile.claims:
             values[f"${{iotws:claim.{name}}}"] = value

@@ -26,6 +26,7 @@ only. `iotws package` vendors both (Linux wheels) into the zip of a `jwks` spec.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from typing import Any
@@ -41,7 +42,7 @@ from iotws_authorizer.errors import (
     ConfigError,
     Deny,
 )
-from iotws_authorizer.hs256 import _b64url, _json_object
+from iotws_authorizer.hs256 import _b64url, _json_object, check_lifetime
 
 # Reason codes of this mode (stable, like those in iotws_authorizer.errors).
 # ruff: noqa: S105 - reason codes, not passwords
@@ -73,6 +74,7 @@ class Settings:
         "refresh_interval",
         "fetch_timeout",
         "subject_claim",
+        "max_lifetime",
     )
 
     def __init__(self) -> None:
@@ -87,6 +89,7 @@ class Settings:
         self.refresh_interval = 60
         self.fetch_timeout = 1.5
         self.subject_claim = "sub"
+        self.max_lifetime: int | None = None
 
 
 def _number(raw: dict[str, Any], key: str, default: float, lo: float, hi: float) -> Any:
@@ -162,6 +165,10 @@ def parse_settings(raw_config: dict[str, Any]) -> Settings:
     if not isinstance(subject, str) or not subject:
         raise ConfigError("jwks.subject_claim must be a non-empty string")
     s.subject_claim = subject
+    lifetime = raw.get("max_lifetime_seconds")
+    s.max_lifetime = (
+        None if lifetime is None else int(_number(raw, "max_lifetime_seconds", 0, 60, 2592000))
+    )
     _require_libraries()
     return s
 
@@ -497,6 +504,16 @@ def _decode(token: str, key: _Key, alg: str, settings: Settings) -> dict[str, An
         raise Deny(MALFORMED_TOKEN, type(exc).__name__) from None
     if not isinstance(claims, dict):  # pragma: no cover - PyJWT returns a dict
         raise Deny(MALFORMED_TOKEN, "not a JSON object")
+    # PyJWT accepts any number; require finite ones (`exp: 1e400` is infinity).
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise Deny(MALFORMED_TOKEN, f"{name} is not a finite number")
+    check_lifetime(float(claims["exp"]), time.time(), settings.leeway, settings.max_lifetime)
     return claims
 
 
