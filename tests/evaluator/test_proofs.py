@@ -38,10 +38,14 @@ from iotws_authorizer import identity as az_identity  # noqa: E402
 from iotws_authorizer.errors import Deny  # noqa: E402
 
 IDENTITY_RE = re.compile(r"^[A-Za-z0-9_.:@=|-]+$")  # INTERNALS.md, identity charset
+WORD_RE = re.compile(r"^[A-Za-z0-9_]+$")  # the `word` preset the generated specs declare
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:demo-dev-authorizer"
 WORDS = ("rooms", "users", "chat", "a", "b", "server")
-CLIENT_ID_RULES = ("{sub}-*", "{sub}", "web-{sub}-*", "anon-*")
-PUBLIC_CLIENT_ID_RULES = ("anon-*", "guest-*", "*")
+# Token profiles must name the user ({sub}); these ranges are disjoint from each other
+# and from the anonymous ones (tests/evaluator/test_namespace_proofs.py searches the
+# colliding ones).
+CLIENT_ID_RULES = ("u-{sub}-*", "{sub}", "web-{sub}-*", "{sub}.*")
+PUBLIC_CLIENT_ID_RULES = ("anon-*", "guest-*")
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,9 @@ def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
         "profiles": profiles,
     }
     if claims:
-        spec["claims"] = {"sub": {"max_length": draw(st.sampled_from([8, 24, 64]))}}
+        spec["claims"] = {
+            "sub": {"max_length": draw(st.sampled_from([8, 24, 64])), "charset": "word"}
+        }
     if draw(st.booleans()):
         spec["aws"] = {"region": "eu-west-1", "account": "210987654321"}
     if draw(st.booleans()):
@@ -211,9 +217,9 @@ def fill(profile: Any, cfg: Any, ident: Identity, role: str) -> list[dict[str, A
         return None
 
 
-def acceptable(value: str | None, max_length: int) -> bool:
+def acceptable(value: str | None, max_length: int, charset: re.Pattern[str] = IDENTITY_RE) -> bool:
     return value is None or (
-        bool(IDENTITY_RE.fullmatch(value)) and value.isascii() and len(value) <= max_length
+        bool(charset.fullmatch(value)) and value.isascii() and len(value) <= max_length
     )
 
 
@@ -325,7 +331,7 @@ def test_rendered_policies_mean_what_the_spec_says(
         for ident in idents:
             docs = fill(profile_cfg, cfg, ident, name)
             valid = (
-                acceptable(ident.sub, max_sub)
+                acceptable(ident.sub, max_sub, WORD_RE)
                 and (ident.sub is None or len(ident.sub) > 0)
                 and acceptable(ident.client_id, 128)
                 and (

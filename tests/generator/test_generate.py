@@ -179,3 +179,27 @@ def test_self_check_catches_a_wrong_policy() -> None:
         user, documents=[d.replace("client/${iotws:client_id}", "client/*") for d in user.documents]
     )
     assert any("client id" in p for p in check_profile(r.spec, takeover))
+
+
+def test_self_check_finds_the_takeover_when_the_spec_check_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fourth injected bug: `{sub}-*` with values that may contain "-" (user bob may
+    connect as bob-x-1, the id of user bob-x). With the spec check switched off, the
+    build-time search must still refuse the build, naming both identities."""
+    import iotws.spec as spec_module
+    from iotws.selfcheck import self_check
+
+    monkeypatch.setattr(spec_module, "_namespace_errors", lambda spec: [])
+    text = (ROOT / "examples/custom-authorizer/access.yaml").read_text()
+    text = text.replace("charset: word", "charset: opaque").replace("u-{sub}-*", "{sub}-*")
+    result = render_spec(parse_spec(text))
+    with pytest.raises(IotwsError) as e:
+        self_check(result)
+    import re
+
+    assert re.search(
+        r"client id '[^']+' is accepted for profile user \(sub '[^']+'.*\) and for profile "
+        r"user \(sub '[^']+'",
+        str(e.value),
+    )
