@@ -70,7 +70,7 @@ def test_guest_client_id_rule_enforced(real: Any) -> None:
 
 def test_user_token_private_channel_and_backend_publish(real: Any) -> None:
     emu, name = real
-    alice = emu.client("alice-1", query=f"x-amz-customauthorizer-name={name}&token={token()}")
+    alice = emu.client("u-alice-1", query=f"x-amz-customauthorizer-name={name}&token={token()}")
     alice.connect()
     assert alice.subscribe("seed/dev/users/alice/#", "seed/dev/users/bob/#") == [1, 0x80]
     import boto3
@@ -96,14 +96,14 @@ def test_bad_token_is_refused_not_downgraded(real: Any) -> None:
     forged = mint_hs256(
         b"wrong-secret-wrong-secret-wrong!!", claims_for(load_spec(EXAMPLE_SPEC), "alice", "user")
     )
-    c2 = emu.client("alice-2", query=f"x-amz-customauthorizer-name={name}&token={forged}")
+    c2 = emu.client("u-alice-2", query=f"x-amz-customauthorizer-name={name}&token={forged}")
     assert c2.connect(expect_ok=False).is_failure
 
 
 def test_token_in_mqtt_password(real: Any) -> None:
     emu, name = real
     c = emu.client(
-        "alice-3", query=f"x-amz-customauthorizer-name={name}", username="u", password=token()
+        "u-alice-3", query=f"x-amz-customauthorizer-name={name}", username="u", password=token()
     )
     c.connect()
     assert c.subscribe("seed/dev/users/alice/x") == [1]

@@ -22,7 +22,7 @@ BASE: dict[str, Any] = {
     "version": 1,
     "app": "demo",
     "stage": "dev",
-    "claims": {"sub": {"max_length": 64}},
+    "claims": {"sub": {"max_length": 64, "charset": "word"}},
     "authorizer": {
         "mode": "hs256",
         "hs256": {"secret": {"env": "SECRET"}},

@@ -118,19 +118,19 @@ def token(secret: str = SECRET, **overrides: object) -> str:
 @pytest.mark.parametrize(
     ("make_token", "client_id", "reason"),
     [
-        (lambda: token(iat=1, nbf=1, exp=100), "alice-1", "expired"),
+        (lambda: token(iat=1, nbf=1, exp=100), "u-alice-1", "expired"),
         (
             lambda: token()[:-2] + ("AA" if not token().endswith("AA") else "BB"),
-            "alice-2",
+            "u-alice-2",
             "bad_signature",
         ),
         (
             lambda: token(secret="another-secret-of-sufficient-length-123"),
-            "alice-3",
+            "u-alice-3",
             "bad_signature",
         ),
-        (lambda: token(aud="someone-else"), "alice-4", "wrong_audience"),
-        (lambda: token(), "bob-1", "bad_client_id"),
+        (lambda: token(aud="someone-else"), "u-alice-4", "wrong_audience"),
+        (lambda: token(), "u-bob-1", "bad_client_id"),
     ],
     ids=["expired", "tampered", "wrong-secret", "wrong-audience", "foreign-client-id"],
 )
@@ -150,7 +150,7 @@ def test_every_refusal_logs_the_authorizers_reason(
 
 
 def test_valid_token_and_guest_connect(emulator: Emulator) -> None:
-    assert connect(emulator.port, token(), "alice-9") == 0
+    assert connect(emulator.port, token(), "u-alice-9") == 0
     assert connect(emulator.port, None, "anon-9") == 0
 
 
