@@ -26,6 +26,8 @@ IOTWS016  warning   unknown policy variable: never resolves, the statement never
 IOTWS017  info      NotAction: not documented for IoT policies (unverified)
 IOTWS018  warning   fits 2,048 only without white space (whether it counts: unverified)
 IOTWS019  info      + or # in a topicfilter/ resource: grants only that literal filter
+IOTWS020  error     a topic/topicfilter resource whose wildcard also matches reserved
+                    $aws/... topics (e.g. topic/*/*/*): every app's and device's topics
 
 Our own slots (`${iotws:client_id}`, `${iotws:claim.NAME}`, `${iotws:region}`,
 `${iotws:account}`, INTERNALS.md) are legitimate in documents checked before run-time
@@ -379,6 +381,22 @@ def _statement_findings(
                 f"Publish allowed on reserved topic {r!r}",
                 "clients must not publish to $aws/ topics; use the app's own prefix",
             )
+        reserved = (
+            _reserved_probe(arn.name)
+            if allow
+            and not view.not_resource
+            and arn.rtype in ("topic", "topicfilter")
+            and not arn.name.startswith("$aws/")
+            else None
+        )
+        if reserved is not None:
+            add(
+                "IOTWS020",
+                "error",
+                f"{r!r} starts with a wildcard and also matches reserved topics such as "
+                f"{reserved!r} (lifecycle events, shadows) and other apps' topics",
+                "start every topic resource with the app's own literal prefix (topic_prefix)",
+            )
         if allow and not view.not_resource and _covers(view, "iot:Connect"):
             binding = _client_binding(r)
             if binding == "any" and arn.rtype in ("client", "*"):
@@ -582,3 +600,22 @@ def has_errors(findings: Sequence[Finding]) -> bool:
 
 
 __all__ = ["MAX_DOCUMENTS", "MAX_DOCUMENT_CHARS", "Finding", "has_errors", "lint_documents"]
+
+
+# Reserved topics a wildcard resource must not reach (lifecycle events, shadows, rules;
+# deep ones too, since * crosses levels).
+RESERVED_PROBES = (
+    "$aws/events/presence/connected/c1",
+    "$aws/events/subscriptions/subscribed/c1",
+    "$aws/things/t1/shadow/update",
+    "$aws/things/t1/shadow/name/s1/update/accepted",
+    "$aws/a/b/c/d/e/f",
+)
+
+
+def _reserved_probe(name: str) -> str | None:
+    """A reserved topic that the resource name (a policy pattern) matches, or None."""
+    for probe in RESERVED_PROBES:
+        if glob_match(name, probe):
+            return probe
+    return None

@@ -222,3 +222,29 @@ def test_signature_is_checked_with_compare_digest(
     authorizer(simple(mint()))
     assert calls == [1]
     assert hs256.hashlib is hashlib
+
+
+@pytest.mark.parametrize("field", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("literal", ["1e400", "-1e400", "1e999"])
+def test_time_claims_that_parse_as_infinity_are_refused(
+    authorizer: Any, mint: Callable[..., str], simple: Any, valid: Any, field: str, literal: str
+) -> None:
+    """`exp: 1e400` is valid JSON that Python reads as infinity: it would never expire."""
+    now = int(time.time())
+    times = {"exp": now + 300, "iat": now - 10, "nbf": now - 10}
+    times[field] = literal  # type: ignore[assignment]
+    body = ", ".join(f'"{k}": {v}' for k, v in times.items())
+    token = mint(raw_payload=('{"sub": "alice", ' + body + "}").encode())
+    valid(authorizer(simple(token)), allowed=False)
+    assert authorizer.reason == "malformed_token"
+
+
+def test_max_lifetime_caps_how_far_exp_may_be(
+    make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
+) -> None:
+    config["hs256"]["max_lifetime_seconds"] = 3600
+    authorizer = make_authorizer(config)
+    now = int(time.time())
+    valid(authorizer(simple(mint(exp=now + 3000))), allowed=True)
+    valid(authorizer(simple(mint(exp=now + 10 * 365 * 86400))), allowed=False)
+    assert authorizer.reason == "malformed_token"

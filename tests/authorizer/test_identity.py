@@ -411,3 +411,40 @@ def test_declared_claims_are_checked_even_when_the_profile_does_not_use_them(
     valid(authorizer(simple(mint(sub="+", role="admin"), client_id="admin-1")), allowed=False)
     assert authorizer.reason == "bad_identity"
     valid(authorizer(simple(mint(sub=None, role="admin"), client_id="admin-1")), allowed=True)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "sub", "allowed"),
+    [
+        ("[A-Za-z0-9_]+", "bob", True),
+        ("[A-Za-z0-9_]+", "bob-x", False),  # "-" would run into the template's "-"
+        ("[A-Za-z0-9_]+", "bob.x", False),
+        ("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "alice", False),
+    ],
+)
+def test_claim_values_outside_their_declared_charset_are_denied(
+    make_authorizer: Any,
+    config: dict[str, Any],
+    mint: Callable[..., str],
+    simple: Any,
+    valid: Any,
+    pattern: str,
+    sub: str,
+    allowed: bool,
+) -> None:
+    """The run-time half of self-delimiting templates: a value is checked against its
+    claim's declared set (full match) before anything is substituted."""
+    config["claims"]["sub"]["pattern"] = pattern
+    authorizer = make_authorizer(config)
+    valid(authorizer(simple(mint(sub=sub), client_id=f"{sub}-1")), allowed=allowed)
+    if not allowed:
+        assert authorizer.reason == "bad_identity"
+
+
+def test_a_claim_without_a_pattern_is_a_config_error(
+    make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
+) -> None:
+    del config["claims"]["sub"]["pattern"]
+    authorizer = make_authorizer(config)
+    valid(authorizer(simple(mint(), client_id="alice-1")), allowed=False)
+    assert authorizer.reason == "config_error"

@@ -97,7 +97,7 @@ def test_user_page_with_dev_token_gets_private_channel(emulator_process: Any, pa
     token = emulator_process.dev_token()
     page.goto(f"{base}/?reconnect=0&token={token}")
     wait_connected_and_subscribed(page, f"{PREFIX}/server")
-    assert page.evaluate("window.iotwsDemo.clientId").startswith("devuser-")
+    assert page.evaluate("window.iotwsDemo.clientId").startswith("u-devuser-")
     private = f"{PREFIX}/users/devuser/#"
     page.fill("#subscribe-topic", private)
     page.click("#subscribe-btn")

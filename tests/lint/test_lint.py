@@ -217,6 +217,22 @@ CASES: dict[str, tuple[list[Any], list[Any]]] = {
             )
         ],
     ),
+    "IOTWS020": (
+        [
+            doc(
+                CONNECT_BOUND,
+                allow("iot:Subscribe", ARN + "topicfilter/*/*/*"),
+                allow("iot:Receive", ARN + "topic/*/*/*"),
+            )
+        ],
+        [
+            doc(
+                CONNECT_BOUND,
+                allow("iot:Subscribe", ARN + "topicfilter/app/dev/*/*/*"),
+                allow("iot:Receive", ARN + "topic/app/dev/*/*/*"),
+            )
+        ],
+    ),
 }
 
 

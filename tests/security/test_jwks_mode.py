@@ -525,3 +525,24 @@ def test_without_the_libraries_jwks_is_a_clear_config_error() -> None:
     )
     result = json.loads(done.stdout)
     assert result["reason"] == "config_error" and "iotws package" in result["detail"]
+
+
+@pytest.mark.parametrize("field", ["exp", "nbf", "iat"])
+def test_time_claims_must_be_finite(
+    make_authorizer: Make, server: jwkskit.JwksServer, keys: jwkskit.Keys, valid: Any, field: str
+) -> None:
+    """`exp: 1e400` (infinity) never expires: refused whichever library parsed it."""
+    token = sign(claims(**{field: float("inf")}), keys.rsa)
+    authorizer = make_authorizer(jwks_config(server.url))
+    valid(authorizer(event(token)), allowed=False)
+    assert authorizer.reason == "malformed_token"
+
+
+def test_max_lifetime_refuses_far_expiries(
+    make_authorizer: Make, server: jwkskit.JwksServer, keys: jwkskit.Keys, valid: Any
+) -> None:
+    authorizer = make_authorizer(jwks_config(server.url, max_lifetime_seconds=600))
+    valid(authorizer(event(sign(claims(), keys.rsa))), allowed=True)
+    far = sign(claims(exp=int(time.time()) + 86400 * 365), keys.rsa)
+    valid(authorizer(event(far)), allowed=False)
+    assert authorizer.reason == "malformed_token"
