@@ -101,6 +101,20 @@ class PreparedCognito:
     account: str
     web_config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    rules_path: Path | None = None
+
+
+def _rules_file(spec: Any, spec_path: str, build_dir: Path, notes: list[str]) -> Path | None:
+    """build/rules.json, generated when the spec has rules and an older build lacks them."""
+    rules_path = build_dir / "rules.json"
+    if spec.rules is not None and spec.rules.rules and not rules_path.is_file():
+        generate(spec_path, build_dir)
+        notes.append(f"generated the rules into {rules_path}")
+    elif rules_path.is_file() and Path(spec_path).stat().st_mtime > rules_path.stat().st_mtime:
+        notes.append(
+            f"warning: {rules_path} is older than {spec_path}; run `make generate` to rebuild it"
+        )
+    return rules_path if rules_path.is_file() else None
 
 
 def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCognito:
@@ -124,6 +138,7 @@ def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCog
             field="--build",
             fix="rebuild it with `iotws generate`",
         )
+    rules_path = _rules_file(spec, spec_path, build_dir, notes)
     prof = client_config(spec).get("profiles", {}).get(guest, {})
     web_config = {
         "prefix": spec.prefix,
@@ -140,6 +155,7 @@ def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCog
         account=spec.account or DEFAULT_ACCOUNT,
         web_config=web_config,
         notes=notes,
+        rules_path=rules_path,
     )
 
 
@@ -166,6 +182,9 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         web_config=prep.web_config,
         cognito=guests,
     )
+    rules = load_rules(
+        prep.spec, prep.rules_path, emu.broker, region=prep.region, account=prep.account
+    )
     try:
         await emu.start()
     except OSError as exc:
@@ -174,6 +193,8 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
             field="--port",
             fix=_port_fix(args.host, args.port),
         ) from None
+    if rules is not None:
+        rules.start(emu.http_url)
     lines = [*prep.notes]
     lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
     lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
@@ -184,6 +205,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
     if args.serve:
         lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
     lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
+    lines += _rules_lines(prep.rules_path, rules)
     lines.append("Ctrl-C to stop.")
     print("\n".join(lines), file=sys.stderr, flush=True)
     stop = asyncio.Event()
@@ -193,6 +215,8 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         await stop.wait()
     finally:
         await emu.stop()
+        if rules is not None:
+            await asyncio.to_thread(rules.close)
 
 
 def _sample_client_id(template: str, claims: dict[str, str]) -> str:
@@ -223,14 +247,7 @@ def prepare(
         notes.append(
             f"warning: {zip_path} is older than {spec_path}; run `make package` to rebuild it"
         )
-    rules_path = build_dir / "rules.json"
-    if spec.rules is not None and spec.rules.rules and not rules_path.is_file():
-        generate(spec_path, build_dir)  # a build from before the spec had rules
-        notes.append(f"generated the rules into {rules_path}")
-    elif rules_path.is_file() and Path(spec_path).stat().st_mtime > rules_path.stat().st_mtime:
-        notes.append(
-            f"warning: {rules_path} is older than {spec_path}; run `make generate` to rebuild it"
-        )
+    rules_path = _rules_file(spec, spec_path, build_dir, notes)
     loaded = load_authorizer(zip_path)
     config = dict(loaded.config)
     if not isinstance(config.get("name"), str) or not config["name"]:
@@ -246,7 +263,7 @@ def prepare(
         config=config,
         region=region or spec.region or DEFAULT_REGION,
         account=account or spec.account or DEFAULT_ACCOUNT,
-        rules_path=rules_path if rules_path.is_file() else None,
+        rules_path=rules_path,
         notes=notes,
     )
     if spec.authorizer.mode == "hs256":
@@ -354,15 +371,7 @@ def _banner(
         lines.append(f"tokens for other users, signed with this emulator's secret (${secret_env}):")
         lines.append(f"  make token SUB=alice{_make_spec_arg(spec.source)}   (with `make demo`)")
         lines.append(f"  {iotws} token --spec {spec.source} --sub alice --secret-env {secret_env}")
-    if rules is not None:
-        lines.append(f"topic rules from {prep.rules_path}:")
-        for rule in rules.engine.rules:
-            targets = ", ".join(
-                f"{a.kind} {getattr(a, 'resource', '')}".strip() for a in rule.actions
-            )
-            lines.append(f"  {rule.name}  FROM '{rule.statement.topic_filter}' -> {targets}")
-        if rules.aws.moto_url:
-            lines.append(f"  local AWS for the functions (moto): {rules.aws.moto_url}")
+    lines += _rules_lines(prep.rules_path, rules)
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -392,7 +401,9 @@ async def _serve(prep: Prepared, args: Options) -> None:
         web_config=web_config,
     )
     # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
-    rules = load_rules(prep, emu.broker)
+    rules = load_rules(
+        prep.spec, prep.rules_path, emu.broker, region=prep.region, account=prep.account
+    )
     try:
         await emu.start()
     except OSError as exc:
@@ -416,19 +427,33 @@ async def _serve(prep: Prepared, args: Options) -> None:
             await asyncio.to_thread(rules.close)
 
 
-def load_rules(prep: Prepared, broker: Broker) -> LocalRules | None:
+def _rules_lines(rules_path: Path | None, rules: LocalRules | None) -> list[str]:
+    if rules is None:
+        return []
+    lines = [f"topic rules from {rules_path}:"]
+    for rule in rules.engine.rules:
+        targets = ", ".join(f"{a.kind} {a.resource}" for a in rule.actions)
+        lines.append(f"  {rule.name}  FROM '{rule.statement.topic_filter}' -> {targets}")
+    if rules.aws.moto_url:
+        lines.append(f"  local AWS for the functions (moto): {rules.aws.moto_url}")
+    return lines
+
+
+def load_rules(
+    spec: Any, rules_path: Path | None, broker: Broker, *, region: str, account: str
+) -> LocalRules | None:
     """The spec's rules wired to the broker: every accepted message goes through them, and
     their republish actions publish server-side. None when the build has no rules."""
-    if prep.rules_path is None:
+    if rules_path is None:
         return None
-    spec_dir = Path(prep.spec.source).parent if prep.spec.source else Path.cwd()
+    spec_dir = Path(spec.source).parent if spec.source else Path.cwd()
     rules = LocalRules.load(
-        prep.rules_path,
+        rules_path,
         publish=lambda topic, payload, qos, retain: _republish(broker, topic, payload, qos, retain),
         function_dir=lambda_src,
-        region=prep.region,
-        account=prep.account,
-        topic_prefix=str(prep.config.get("prefix") or ""),
+        region=region,
+        account=account,
+        topic_prefix=spec.prefix,
         backends=load_backends(spec_dir / BACKENDS_FILE),
     )
     if not rules.engine.rules:

@@ -66,3 +66,58 @@ def test_emulate_refuses_a_bad_backends_file(
     err = capsys.readouterr().err
     assert "emulator.json: functions.presence.environment" in err
     assert "TOPIC_PREFIX is set by the emulator" in err
+
+
+def test_rules_run_on_the_cognito_guest_path_too(tmp_path: Path) -> None:
+    """A Cognito-only spec's rules run as well: a message over HTTP publish goes through the
+    rule and its republish reaches the log (cloudwatch_logs) and the target topic."""
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.request
+
+    spec = tmp_path / "access.yaml"
+    text = (REPO / "examples" / "cognito-unauth" / "access.yaml").read_text(encoding="utf-8")
+    rules = (
+        "\nrules:\n  audit:\n    sql: SELECT text, clientid() AS who FROM 'guests/dev/client'\n"
+        "    cloudwatch_logs: [{log_group_name: /guests/audit}]\n"
+    )
+    spec.write_text(text + rules, encoding="utf-8")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "iotws.cli", "emulate", "--spec", str(spec)]
+    cmd += ["--build", str(tmp_path / "b"), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = [line for line in list(lines) if text in line]
+            if found:
+                return found[0]
+            assert proc.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in:\n{''.join(lines)}")
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        wait_for("Ctrl-C to stop")
+        wait_for("guests_dev_audit  FROM 'guests/dev/client' -> cloudwatch_logs /guests/audit")
+        req = urllib.request.Request(  # noqa: S310 - the local emulator
+            f"http://127.0.0.1:{port}/topics/guests%2Fdev%2Fclient",
+            data=b'{"text": "hi"}',
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            assert r.status == 200
+        line = wait_for("cloudwatch_logs group=/guests/audit")
+        assert '{"text":"hi","who":"n/a"}' in line  # clientid() is n/a over HTTP
+    finally:
+        proc.terminate()
+        proc.wait(15)
