@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "emulate",
         help="run the local IoT Core (MQTT over WebSockets, HTTP publish) with the spec's "
-        "authorizer",
+        "authorizer and topic rules (their Lambdas in-process; emulator.json beside the spec "
+        "sets their environment, docs/RULES.md)",
     )
     p.add_argument("--spec", required=True, help="path of access.yaml")
     p.add_argument(
