@@ -70,6 +70,7 @@ class Options:
     account: str | None = None
     verbose: bool = False
     session_expiry: int = 3600  # seconds (mqtt-persistent-sessions.html default)
+    throttle: bool = True  # IoT's per-connection throttles (limits.py)
 
 
 @dataclass
@@ -167,6 +168,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         region=prep.region,
         account=prep.account,
         session_expiry=args.session_expiry,
+        throttle=args.throttle,
     )
     guests = CognitoGuests(
         pool=FakeCognito(prep.region),
@@ -385,6 +387,7 @@ async def _serve(prep: Prepared, args: Options) -> None:
         region=prep.region,
         account=prep.account,
         session_expiry=args.session_expiry,
+        throttle=args.throttle,
     )
     web_config = {
         "authorizerName": binding.name,

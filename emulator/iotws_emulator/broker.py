@@ -58,7 +58,7 @@ from iotws_emulator.session import (
     Transport,
     message_props,
 )
-from iotws_emulator.topics import is_wildcard, matches, topic_name_error
+from iotws_emulator.topics import is_wildcard, matches, shared_parts, topic_name_error
 
 log = logging.getLogger("iotws.emulator")
 
@@ -88,6 +88,9 @@ class Broker:
         self.sessions: set[Session] = set()
         self._exact: dict[str, dict[Subscriber, SubOptions]] = {}
         self._wild: dict[str, dict[Subscriber, SubOptions]] = {}
+        # shared subscriptions: full `$share/{name}/{filter}` -> members, in join order
+        self._shared: dict[str, dict[Subscriber, SubOptions]] = {}
+        self._shared_next: dict[str, int] = {}  # round-robin position per shared filter
         self.stored: dict[str, StoredSession] = {}  # persistent sessions of offline clients
         self.retained: dict[str, Message] = {}
         self._versions: dict[str, int] = {}
@@ -240,6 +243,8 @@ class Broker:
         return self._versions[client_id]
 
     def _index(self, f: str) -> dict[str, dict[Subscriber, SubOptions]]:
+        if shared_parts(f) is not None:
+            return self._shared
         return self._wild if is_wildcard(f) else self._exact
 
     def index_add(self, f: str, s: Subscriber, opts: SubOptions) -> None:
@@ -271,6 +276,17 @@ class Broker:
         for s, o in targets.items():
             if o.no_local and s is origin:
                 continue
+            s.deliver(msg, min(msg.qos, o.qos), msg.retain and o.retain_as_published)
+            n += 1
+        # Shared subscriptions (mqtt.html "MQTT 5 supported features"): each message goes
+        # to one member of the group, in turn. iot:Receive is checked for that member.
+        for f, members in self._shared.items():
+            parts = shared_parts(f)
+            if parts is None or not members or not matches(parts[1], msg.topic):
+                continue
+            turn = self._shared_next.get(f, 0) % len(members)
+            self._shared_next[f] = turn + 1
+            s, o = list(members.items())[turn]
             s.deliver(msg, min(msg.qos, o.qos), msg.retain and o.retain_as_published)
             n += 1
         return n

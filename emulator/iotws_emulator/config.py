@@ -26,6 +26,8 @@ class EmulatorConfig:
     # Stored QoS 1 messages per offline session. AWS states no per-session number
     # (unverified): the emulator's own bound, so a forgotten session cannot grow forever.
     max_stored_messages: int = 1000
+    # IoT's per-connection throttles (limits.py); off for load tests and benchmarks.
+    throttle: bool = True
     connect_timeout: float = 10.0  # real seconds to wait for CONNECT (unverified for IoT)
     outbound_limit_bytes: int = 16 * 1024 * 1024  # per-connection queue (slow readers)
     server_name: str = "localhost"

@@ -25,6 +25,7 @@ from iotws_emulator.limits import (
     CLIENT_ERROR,
     CLIENT_INITIATED_DISCONNECT,
     CONNECTION_LOST,
+    CONNECTS_PER_SECOND_PER_CLIENT_ID,
     DUPLICATE_CLIENTID,
     KEEPALIVE_MAX,
     KEEPALIVE_MIN,
@@ -35,6 +36,8 @@ from iotws_emulator.limits import (
     MAX_PAYLOAD_BYTES,
     MAX_SUBSCRIPTIONS,
     RC_CLIENT_ID_INVALID,
+    RC_CONNECTION_RATE_EXCEEDED,
+    RC_MESSAGE_RATE_TOO_HIGH,
     RC_NO_SUBSCRIPTION,
     RC_NOT_AUTHORIZED,
     RC_PACKET_TOO_LARGE,
@@ -48,12 +51,20 @@ from iotws_emulator.limits import (
     RC_UNSPECIFIED,
     SERVER_ERROR,
     SERVER_INITIATED_DISCONNECT,
+    THROTTLED,
     TOPIC_ALIAS_MAXIMUM,
     V3_IDENTIFIER_REJECTED,
     V3_NOT_AUTHORIZED,
+    V3_SERVER_UNAVAILABLE,
 )
 from iotws_emulator.session import Message, Session, SubOptions, Transport, message_props
-from iotws_emulator.topics import is_wildcard, topic_filter_error, topic_name_error
+from iotws_emulator.topics import (
+    is_wildcard,
+    shared_filter_error,
+    shared_parts,
+    topic_filter_error,
+    topic_name_error,
+)
 
 if TYPE_CHECKING:  # the broker owns the handler; imported for types only
     from iotws_emulator.broker import Broker
@@ -65,6 +76,7 @@ class MqttHandler:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.config = broker.config
+        self._connect_times: dict[str, float] = {}  # client id -> last CONNECT (real time)
 
     async def serve(
         self, transport: Transport, info: RequestInfo, chunks: AsyncIterator[bytes]
@@ -171,6 +183,24 @@ class MqttHandler:
                 "client id over 128 bytes or starting with $",
                 lifecycle=False,
             )
+        if c.throttle:
+            # Quotas page: 1 CONNECT per second per client id (checked before the authorizer
+            # runs). IoT's answer is unverified: MQTT 5 "Connection rate exceeded" (0x9F),
+            # MQTT 3.1.1 "Server unavailable" (3).
+            now = c.keepalive_clock.monotonic()
+            last = self._connect_times.get(cid)
+            if len(self._connect_times) > 100_000:
+                self._connect_times.clear()
+            self._connect_times[cid] = now
+            if last is not None and now - last < 1.0 / CONNECTS_PER_SECOND_PER_CLIENT_ID:
+                return await self._refuse(
+                    s,
+                    V3_SERVER_UNAVAILABLE,
+                    RC_CONNECTION_RATE_EXCEEDED,
+                    "more than 1 CONNECT per second for this client id (THROTTLED; "
+                    "iotws emulate --no-throttle turns IoT's throttles off)",
+                    lifecycle=False,
+                )
         try:
             grant = await broker.authenticator.authenticate(
                 ConnectRequest(s.info, p, cid, assigned, s.connection_id)
@@ -217,7 +247,7 @@ class MqttHandler:
                     Prop.TOPIC_ALIAS_MAXIMUM: TOPIC_ALIAS_MAXIMUM,
                     Prop.WILDCARD_SUBSCRIPTION_AVAILABLE: 1,
                     Prop.SUBSCRIPTION_IDENTIFIER_AVAILABLE: 0,
-                    Prop.SHARED_SUBSCRIPTION_AVAILABLE: 0,
+                    Prop.SHARED_SUBSCRIPTION_AVAILABLE: 1,
                 }
             )
             if s.keep_alive != p.keep_alive:
@@ -337,6 +367,19 @@ class MqttHandler:
             log.info("CLOSE %s: payload of %d bytes exceeds 128 KB", s.describe(), len(p.payload))
             await s.close(CLIENT_ERROR, v5_code=RC_PACKET_TOO_LARGE)
             return
+        if self.config.throttle:
+            over = s.over_rate(len(p.payload) + len(topic))
+            if over is not None:
+                # life-cycle-events.html: THROTTLED, "disconnected for exceeding a
+                # throttling limit"; MQTT 5 DISCONNECT 0x96 "Message rate too high".
+                log.info(
+                    "CLOSE %s: %s (THROTTLED; iotws emulate --no-throttle turns IoT's "
+                    "throttles off)",
+                    s.describe(),
+                    over,
+                )
+                await s.close(THROTTLED, v5_code=RC_MESSAGE_RATE_TOO_HIGH)
+                return
         if topic.startswith("$") and not topic.startswith(ALLOWED_RESERVED_PREFIXES):
             await self._forbid(s, f"publish to reserved topic {topic}")
             return
@@ -376,7 +419,8 @@ class MqttHandler:
         retained_out: list[tuple[str, SubOptions]] = []
         for r in p.requests:
             f = r.topic_filter
-            err = topic_filter_error(f)
+            shared = shared_parts(f) is not None
+            err = shared_filter_error(f) if shared else topic_filter_error(f)
             if err:
                 log.info("DENY subscribe %s filter=%s: %s", s.describe(), f, err)
                 codes.append(RC_TOPIC_FILTER_INVALID if v5 else 0x80)
@@ -394,14 +438,19 @@ class MqttHandler:
                 )
                 codes.append(RC_QUOTA_EXCEEDED if v5 else 0x80)
                 continue
-            opts = SubOptions(min(r.qos, 1), r.no_local and v5, r.retain_as_published and v5)
+            opts = SubOptions(
+                min(r.qos, 1), r.no_local and v5 and not shared, r.retain_as_published and v5
+            )
             s.subscriptions[f] = opts
             broker.index_add(f, s, opts)
             codes.append(opts.qos)
             granted.append(f)
             # topics.html: retained messages are not sent to wildcard subscriptions.
-            if not is_wildcard(f) and (
-                r.retain_handling == 0 or (r.retain_handling == 1 and is_new)
+            # MQTT 5 section 4.8.2: nor to shared subscriptions.
+            if (
+                not shared
+                and not is_wildcard(f)
+                and (r.retain_handling == 0 or (r.retain_handling == 1 and is_new))
             ):
                 retained_out.append((f, opts))
         s.send_packet(codec.Suback(p.packet_id, codes))

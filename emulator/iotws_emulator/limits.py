@@ -18,6 +18,11 @@ MAX_INFLIGHT = 100
 KEEPALIVE_MIN, KEEPALIVE_MAX = 30, 1200
 KEEPALIVE_GRACE = 1.5
 TOPIC_ALIAS_MAXIMUM = 8  # IoT's MQTT 5 topic alias limit (mqtt.html)
+# Per-connection throttles (quotas page "Message broker and protocol limits"): inbound
+# publishes per second, inbound bytes per second, CONNECTs per second per client id.
+PUBLISHES_PER_SECOND = 100
+BYTES_PER_SECOND = 512 * 1024
+CONNECTS_PER_SECOND_PER_CLIENT_ID = 1
 # Largest packet accepted before the payload check: a 128 KB payload, a 64 KB topic or
 # properties block and headers. Bigger remaining lengths are refused before buffering.
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 2 * 65_536 + 64
@@ -42,7 +47,11 @@ RC_TOPIC_FILTER_INVALID = 0x8F
 RC_TOPIC_NAME_INVALID = 0x90
 RC_TOPIC_ALIAS_INVALID = 0x94
 RC_PACKET_TOO_LARGE = 0x95
+RC_MESSAGE_RATE_TOO_HIGH = 0x96
 RC_QUOTA_EXCEEDED = 0x97
+RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED = 0x9E
+RC_CONNECTION_RATE_EXCEEDED = 0x9F
+V3_SERVER_UNAVAILABLE = 3
 RC_QOS_NOT_SUPPORTED = 0x9B
 RC_MAX_CONNECT_TIME = 0xA0
 RC_NO_SUBSCRIPTION = 0x11

@@ -34,12 +34,14 @@ from iotws_emulator.codec import Prop
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.limits import (
     AUTH_ERROR,
+    BYTES_PER_SECOND,
     CONNECTION_LOST,
     CUSTOMAUTH_TTL_EXPIRATION,
     KEEPALIVE_GRACE,
     KEEPALIVE_MAX,
     MAX_INFLIGHT,
     MQTT_KEEP_ALIVE_TIMEOUT,
+    PUBLISHES_PER_SECOND,
     RC_KEEP_ALIVE_TIMEOUT,
     RC_MAX_CONNECT_TIME,
     RC_NOT_AUTHORIZED,
@@ -232,6 +234,9 @@ class Session:
         self.max_packet_out: int | None = None  # MQTT 5: the client's Maximum Packet Size
         self.session_expiry = 0  # seconds the session outlives the connection; 0: clean
         self.resume: deque[Delivery] = deque()  # stored messages still to deliver
+        self._rate_at = self.config.keepalive_clock.monotonic()
+        self._publish_tokens = float(PUBLISHES_PER_SECOND)
+        self._byte_tokens = float(BYTES_PER_SECOND)
         self._inflight_free = asyncio.Event()
         self._next_pid = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -288,6 +293,27 @@ class Session:
         self.resume = deque()
         self.drop_inflight()
         return out
+
+    def over_rate(self, nbytes: int) -> str | None:
+        """Why one more inbound PUBLISH of `nbytes` exceeds IoT's per-connection throttles
+        (100 publishes and 512 KB per second, token buckets refilled continuously in real
+        time, one second of burst), or None."""
+        now = self.config.keepalive_clock.monotonic()
+        elapsed = now - self._rate_at
+        self._rate_at = now
+        self._publish_tokens = min(
+            float(PUBLISHES_PER_SECOND), self._publish_tokens + elapsed * PUBLISHES_PER_SECOND
+        )
+        self._byte_tokens = min(
+            float(BYTES_PER_SECOND), self._byte_tokens + elapsed * BYTES_PER_SECOND
+        )
+        if self._publish_tokens < 1:
+            return f"more than {PUBLISHES_PER_SECOND} publishes per second"
+        if self._byte_tokens < nbytes:
+            return f"more than {BYTES_PER_SECOND // 1024} KB per second"
+        self._publish_tokens -= 1
+        self._byte_tokens -= nbytes
+        return None
 
     def _packet_id(self) -> int:
         for _ in range(65_535):

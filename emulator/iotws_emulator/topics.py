@@ -40,6 +40,32 @@ def topic_filter_error(topic_filter: str) -> str | None:
     return None
 
 
+SHARE_PREFIX = "$share/"
+
+
+def shared_parts(topic_filter: str) -> tuple[str, str] | None:
+    """`(share name, topic filter)` of a shared subscription `$share/{ShareName}/{filter}`
+    (mqtt.html "MQTT 5 supported features"; IoT accepts them from MQTT 3.1.1 clients too),
+    or None when `topic_filter` is not one."""
+    if not topic_filter.startswith(SHARE_PREFIX):
+        return None
+    name, sep, inner = topic_filter[len(SHARE_PREFIX) :].partition("/")
+    return (name, inner) if sep else (name, "")
+
+
+def shared_filter_error(topic_filter: str) -> str | None:
+    """Why a `$share/...` filter is invalid, or None."""
+    parts = shared_parts(topic_filter)
+    assert parts is not None
+    name, inner = parts
+    if not name or any(c in name for c in "+#/"):
+        return (
+            "the share name of $share/{ShareName}/{TopicFilter} must be a non-empty level "
+            "without + or #"
+        )
+    return topic_filter_error(inner)
+
+
 def is_wildcard(topic_filter: str) -> bool:
     return "+" in topic_filter or "#" in topic_filter
 

@@ -34,6 +34,10 @@ def start_emulator() -> Iterator[Callable[..., Running]]:
         binding_config: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> Running:
+        # IoT's per-connection throttles (1 CONNECT per second per client id, 100 publishes
+        # and 512 KB per second) are tested in test_throttle.py; the other tests reconnect
+        # and publish faster than IoT allows, on purpose.
+        overrides.setdefault("throttle", False)
         auth = authorizer if authorizer is not None else StubAuthorizer()
         binding = AuthorizerBinding(AUTH_NAME, auth, token_key_name, dict(binding_config or {}))
         config = EmulatorConfig(

@@ -134,6 +134,7 @@ def emulator_target(work: Path) -> Iterator[tuple[Target, Target]]:
     env = {**os.environ, SECRET_ENV: secret}
     cmd = [sys.executable, "-m", "iotws.cli", "emulate", "--spec", str(SPEC)]
     cmd += ["--build", str(work / "build"), "--port", str(port), "--secret-env", SECRET_ENV]
+    cmd += ["--no-throttle"]  # the harness publishes far beyond IoT's per-connection limits
     cmd += ["--tcp-port", str(tcp_port)]
     log = (work / "emulator.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -52,6 +52,12 @@ def register(sub: Any) -> None:
         help="how long a persistent session outlives its connection (default 3600, IoT's "
         "default; MQTT 5 clients may ask for less)",
     )
+    p.add_argument(
+        "--no-throttle",
+        action="store_true",
+        help="turn off IoT's per-connection throttles (1 CONNECT per second per client id, "
+        "100 publishes and 512 KB per second) for load tests and benchmarks",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="also log the authorizer's lines")
     p.set_defaults(func=run)
 
@@ -86,5 +92,6 @@ def run(args: argparse.Namespace) -> int:
             account=args.account,
             verbose=args.verbose,
             session_expiry=args.session_expiry,
+            throttle=not args.no_throttle,
         )
     )
