@@ -318,6 +318,16 @@ class MqttHandler:
         elif isinstance(p, codec.Pingreq):
             s.send_packet(codec.Pingresp())
         elif isinstance(p, codec.Disconnect):
+            expiry = p.properties.get(Prop.SESSION_EXPIRY_INTERVAL)
+            if expiry is not None:
+                # MQTT 5 section 3.14.2.2.2: a new expiry at DISCONNECT; a session that was
+                # to end with the connection cannot be made persistent there.
+                if s.session_expiry == 0 and expiry > 0:
+                    raise codec.ProtocolError(
+                        "DISCONNECT sets a session expiry on a session that had none",
+                        RC_PROTOCOL_ERROR,
+                    )
+                s.session_expiry = min(expiry, self.config.session_expiry)
             # MQTT 5 reason 0x04: disconnect with will message.
             await s.close(
                 CLIENT_INITIATED_DISCONNECT, client_initiated=True, publish_will=p.reason == 0x04

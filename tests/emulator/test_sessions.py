@@ -348,3 +348,16 @@ def test_mqttjs_mqtt5_persistent_session(emulator: Running) -> None:
         "qos": 1,
     }
     p.close()
+
+
+def test_mqtt5_disconnect_can_end_the_session(emulator: Running) -> None:
+    expiry = {str(int(Prop.SESSION_EXPIRY_INTERVAL)): 600}
+    raw, _ = raw_connect(emulator, "v5-end", clean=False, level=5, **expiry)
+    raw.send_packet(codec.Disconnect(0, codec.Properties({Prop.SESSION_EXPIRY_INTERVAL: 0})))
+    assert raw.closed()
+    time.sleep(0.2)
+    assert "v5-end" not in emulator.broker.stored
+    kept, _ = raw_connect(emulator, "v5-keep", clean=False, level=5, **expiry)
+    kept.send_packet(codec.Disconnect())
+    assert kept.closed()
+    assert wait_for(lambda: "v5-keep" in emulator.broker.stored)
