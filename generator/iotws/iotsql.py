@@ -719,9 +719,8 @@ def select(stmt: Statement, ctx: Context) -> dict[str, Any] | bytes | None:
     doc = ctx.message.document
     stars = [i for i in stmt.items if isinstance(i.expr, Star)]
     if stars and len(stmt.items) == 1 and not isinstance(doc, dict):
-        if doc is UNDEFINED:
-            return ctx.message.payload  # binary payload passed through as-is
-        return ctx.message.payload  # a JSON value that is not an object: passed as-is
+        # A binary payload, or a JSON value that is not an object: passed through as-is.
+        return ctx.message.payload
     out: dict[str, Any] = {}
     for item in stmt.items:
         if isinstance(item.expr, Star):

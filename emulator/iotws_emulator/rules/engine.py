@@ -294,6 +294,9 @@ def compile_rules(
             raise _refuse(name, f"unknown keys {unknown}", "rebuild with `iotws generate`")
         if not actions:
             raise _refuse(name, "has no action")
+        enabled = r.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise _refuse(name, f"enabled must be true or false, got {enabled!r}")
         ea_spec = r.get("error_action")
         if ea_spec is None:
             error_action: Action | None = CloudwatchLogsAction(default_errors)
@@ -302,7 +305,5 @@ def compile_rules(
             error_action = action(name, str(ea_kind), ea_target)
         else:
             raise _refuse(name, "error_action needs exactly one target")
-        rules.append(
-            Rule(key, name, statement, actions, error_action, enabled=r.get("enabled", True))
-        )
+        rules.append(Rule(key, name, statement, actions, error_action, enabled=enabled))
     return RulesEngine(rules, invoker, functions)
