@@ -538,6 +538,8 @@ export class IotwsConnection {
    */
   _afterFailure(reason) {
     this.lastClose = reason;
+    // Credentials already being fetched for a renewal serve the next attempt.
+    const pending = this._prefetch;
     this._prefetch = null;
     if (reason.kind === "auth") this._authFailures += 1;
     const max = this.opts.maxAuthFailures ?? 3;
@@ -564,7 +566,7 @@ export class IotwsConnection {
     this._setState("waiting", `${reason.message}; reconnecting in ${Math.ceil(delay / 1000)} s`);
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
-      this._attempt(null);
+      this._attempt(pending);
     }, delay);
   }
 

@@ -261,3 +261,28 @@ test("backoff grows exponentially with jitter, capped", async (t) => {
     assert.deepEqual(ev.close.slice(0, 5).map((c) => c.retryInMs), want);
   }
 });
+
+test("a drop while a renewal is fetching the token: the next connection uses that token", async (t) => {
+  const broker = await startBroker();
+  t.after(() => broker.close());
+  let calls = 0;
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const getToken = async () => {
+    calls += 1;
+    const tok = fakeJwt({ sub: "a", n: calls, exp: Math.floor((Date.now() + (calls === 1 ? 2500 : 3600_000)) / 1000) });
+    if (calls > 1) await gate; // the token service is slow
+    return tok;
+  };
+  const conn = connect({ url: broker.url, getToken, clientId: "c14", renewBeforeSeconds: 1, ...FAST });
+  t.after(() => conn.end());
+  await until(() => calls === 2, 5000, "renewal started");
+  broker.conns[0].close(); // the server drops the connection meanwhile
+  await until(() => conn.state === "waiting" || conn.state === "reconnecting", 2000, "dropped");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(broker.conns.length, 1, "no connection without the new token");
+  release();
+  await until(() => broker.conns.length === 2 && conn.state === "connected", 5000, "reconnected");
+  assert.equal(calls, 2, "the pending token was used, not a third one");
+  assert.equal(JSON.parse(Buffer.from(broker.conns[1].query.get("token").split(".")[1], "base64url")).n, 2);
+});

@@ -9,7 +9,8 @@
  * Configuration: ./config.json (the Terraform output `web_config`), each key overridable
  * by a query parameter of the same name: region, identityPoolId, endpoint, prefix,
  * clientId (a rule such as "guest-{identity_id}"), subscribe, publish, cognitoEndpoint
- * (only for local tests against a Cognito stand-in); page-only: autoconnect=1.
+ * (only for local tests against a Cognito stand-in); page-only: autoconnect=1,
+ * renewBeforeSeconds (fetch new credentials this long before they expire; default 60).
  *
  * Test hooks: element ids (#status, #messages, #errors, ...) and `window.iotwsGuest`.
  */
@@ -96,7 +97,9 @@
         state.client.end();
       }
       var suffix = Date.now().toString(36);
+      var renew = Number(new URLSearchParams(root.location.search).get("renewBeforeSeconds"));
       var client = root.iotws.connectGuest({
+        renewBeforeSeconds: renew > 0 ? renew : undefined,
         endpoint: cfg.endpoint,
         region: cfg.region,
         identityPoolId: cfg.identityPoolId,
