@@ -237,7 +237,7 @@ def test_token_expires_mid_session_and_the_queued_message_arrives(
         timeout=15_000,
     )
     client_id = demo(page, "clientId")
-    assert re.fullmatch(r"alice-[0-9a-f]{8}", client_id)
+    assert re.fullmatch(r"u-alice-[0-9a-f]{8}", client_id)
     # WHEN the token service becomes slow just before the token expires
     tokens.open.clear()
     # THEN the authorizer's refresh refuses the expired token and the connection ends
@@ -290,7 +290,7 @@ def test_revoked_user_stops_retrying_and_says_why(
         return mint_hs256(key, claims, ttl_seconds=5 if not revoked.is_set() else 3600)
 
     tokens.mint = mint
-    page.goto(f"{seed.base}/?tokenUrl={tokens.url}&renewBeforeSeconds=2&clientId=alice-revoked")
+    page.goto(f"{seed.base}/?tokenUrl={tokens.url}&renewBeforeSeconds=2&clientId=u-alice-revoked")
     page.wait_for_function("window.iotwsDemo.connected", timeout=15_000)
     revoked.set()
     page.wait_for_function("window.iotwsDemo.state === 'stopped'", timeout=30_000)
@@ -298,10 +298,10 @@ def test_revoked_user_stops_retrying_and_says_why(
     assert "gave up after 3 authorization failures in a row" in errors
     assert "not authorized (CONNACK return code 5)" in errors
     assert "stopped" in page.inner_text("#status")
-    refused = emulator_log.count(r"DENY connect client=alice-revoked:")
+    refused = emulator_log.count(r"DENY connect client=u-alice-revoked:")
     assert refused == 3
     time.sleep(3)  # and it stays stopped: no further attempts
-    assert emulator_log.count(r"DENY connect client=alice-revoked:") == 3
+    assert emulator_log.count(r"DENY connect client=u-alice-revoked:") == 3
 
 
 # ----------------------------------------------------------------------- Cognito guests
