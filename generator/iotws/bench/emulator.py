@@ -39,6 +39,7 @@ from iotws.paths import examples_dir
 GROUP = "emulator"
 SPEC = examples_dir() / "custom-authorizer" / "access.yaml"
 SUBJECT = "bench"
+CLIENT_PREFIX = f"u-{SUBJECT}-"  # the spec's user profile connects as u-{sub}-*
 TOPIC = "seed/dev/users/bench/out"  # the spec's user profile may publish and receive it
 SECRET_ENV = "IOTWS_BENCH_SECRET"  # noqa: S105 - a variable name, not a secret
 SCENARIO_TIMEOUT = 20.0
@@ -81,6 +82,7 @@ class Target:
     name: str
     url: str  # ws://host:port/mqtt, or tcp://host:port
     token: str | None = None  # emulator: a user token for the spec's hs256 authorizer
+    pid: int | None = None  # the broker's process (for its resident memory)
 
     def ws_url(self) -> str:
         return self.url + (f"?token={self.token}" if self.token else "")
@@ -145,8 +147,8 @@ def emulator_target(work: Path) -> Iterator[tuple[Target, Target]]:
         token = mint_hs256(secret.encode(), claims_for(spec, SUBJECT, "user"), ttl_seconds=3600)
         _wait_port(tcp_port, proc)
         yield (
-            Target("emulator", f"ws://127.0.0.1:{port}/mqtt", token),
-            Target("emulator", f"tcp://127.0.0.1:{tcp_port}", token),
+            Target("emulator", f"ws://127.0.0.1:{port}/mqtt", token, proc.pid),
+            Target("emulator", f"tcp://127.0.0.1:{tcp_port}", token, proc.pid),
         )
     finally:
         _stop(proc)
@@ -317,8 +319,8 @@ async def _throughput(
     """Delivered messages per second and the number of messages lost."""
     from iotws_emulator import codec
 
-    subs = [await HarnessClient.open(target, f"{SUBJECT}-s{i}") for i in range(fanout)]
-    pub = await HarnessClient.open(target, f"{SUBJECT}-p")
+    subs = [await HarnessClient.open(target, f"{CLIENT_PREFIX}s{i}") for i in range(fanout)]
+    pub = await HarnessClient.open(target, f"{CLIENT_PREFIX}p")
     try:
         for s in subs:
             await s.subscribe(TOPIC, qos)
@@ -357,7 +359,7 @@ async def _connect_rate(target: Target, count: int, concurrency: int = 10) -> fl
 
     async def one(i: int) -> None:
         async with sem:
-            c = await HarnessClient.open(target, f"{SUBJECT}-c{i}")
+            c = await HarnessClient.open(target, f"{CLIENT_PREFIX}c{i}")
             await c.close()
 
     start = time.perf_counter()

@@ -1,0 +1,21 @@
+"""The scale benchmark's harness works end to end (a small run: `make bench` runs 10,000)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from iotws.bench import scale
+from iotws.bench.emulator import emulator_target
+
+
+def test_scale_harness_holds_connections_and_broadcasts(tmp_path: Path) -> None:
+    with emulator_target(tmp_path) as (ws, _tcp):
+        assert ws.pid is not None
+        rows = asyncio.run(scale._scale(ws, ws.pid, 30))
+    by_name = {r.name.split(" (")[0].split(":")[0]: r for r in rows}
+    assert by_name["authorized ws connections held"].value == 30
+    assert by_name["emulator RSS per connection"].unit == "KiB"
+    broadcast = by_name["broadcast to 30 subscribers"]
+    assert "delivered to 30," in next(r.name for r in rows if r.name.startswith("broadcast"))
+    assert broadcast.value > 0
