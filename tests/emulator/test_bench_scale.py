@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from iotws.bench import scale
+import pytest
+
+from iotws.bench import harness, scale
 from iotws.bench.emulator import emulator_target
 
 
@@ -19,3 +21,21 @@ def test_scale_harness_holds_connections_and_broadcasts(tmp_path: Path) -> None:
     broadcast = by_name["broadcast to 30 subscribers"]
     assert "delivered to 30," in next(r.name for r in rows if r.name.startswith("broadcast"))
     assert broadcast.value > 0
+
+
+def test_publish_harness_counts_every_message_through_the_null_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(harness, "MESSAGES", 2000)
+
+    async def run() -> tuple[float, int]:
+        broker = harness.NullBroker()
+        port = await broker.start()
+        try:
+            return await harness._measure("127.0.0.1", port, None)
+        finally:
+            await broker.stop()
+
+    rate, delivered = asyncio.run(run())
+    assert delivered == 2000 * harness.FANOUT  # every message reached every subscriber
+    assert rate > 0
