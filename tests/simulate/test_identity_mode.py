@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,16 @@ SPECS = {
     "chat": examples_dir() / "chat" / "access.yaml",
     "rooms": repo_root() / "tests" / "generator" / "specs" / "rooms.yaml",
 }
-# Claims for each profile (values of the spec's claim character set).
-IDENTITY = {"sub": "alice", "tenant": "acme"}
-OTHER = {"sub": "bob", "tenant": "umbrella"}
+
+
+def _ids(spec: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Two identities whose claims fit the spec's declared character sets."""
+    a = {"sub": "alice", "tenant": "acme"}
+    b = {"sub": "bob", "tenant": "umbrella"}
+    if spec.claim_charsets.get("sub") == "uuid":
+        a["sub"] = "0f1e2d3c-4b5a-4697-8899-aabbccddeeff"
+        b["sub"] = "aaaaaaaa-4b5a-4697-8899-aabbccddeeff"
+    return a, b
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -58,6 +66,7 @@ def _claims_args(spec_claims: dict[str, int], claims: dict[str, str]) -> list[st
 def _grants(spec_path: Path) -> list[tuple[str, str, str, str]]:
     """(spec, profile, action, short resource) for every grant of every profile."""
     spec = load_spec(spec_path)
+    IDENTITY, _ = _ids(spec)
     out: list[tuple[str, str, str, str]] = []
     for name, profile in spec.profiles.items():
         cid = _client_id(profile, IDENTITY)
@@ -111,7 +120,7 @@ def test_every_grant_is_allowed_for_the_identity(
         str(builds[spec]),
         "--profile",
         profile,
-        *_claims_args(model.claims, IDENTITY),
+        *_claims_args(model.claims, _ids(model)[0]),
         "--client-id",
         client_id,
         "--action",
@@ -131,6 +140,7 @@ def test_another_identitys_namespace_is_denied(
     """The same questions for identity A, asked about identity B's topics, are denied
     wherever B's topics differ from A's (so the ALLOWED above is not a blanket allow)."""
     model = load_spec(spec)
+    IDENTITY, OTHER = _ids(model)
     for name, profile in model.profiles.items():
         cid = _client_id(profile, IDENTITY)
         other_cid = _client_id(profile, OTHER)
@@ -196,7 +206,7 @@ def test_profile_is_picked_as_the_authorizer_picks_it(
         "--claim",
         "sub=alice",
         "--client-id",
-        "alice-1",
+        "u-alice-1",
         "--action",
         "iot:Subscribe",
         "--resource",
@@ -208,8 +218,8 @@ def test_profile_is_picked_as_the_authorizer_picks_it(
 @pytest.mark.parametrize(
     ("claims", "client_id", "reason"),
     [
-        (["--claim", "sub=alice"], "bob-1", "bad_client_id"),
-        (["--claim", "sub=alice"], "alice-", "bad_client_id"),  # the suffix may not be empty
+        (["--claim", "sub=alice"], "u-bob-1", "bad_client_id"),
+        (["--claim", "sub=alice"], "u-alice-", "bad_client_id"),  # the suffix may not be empty
         (["--claim", "sub=al+ce"], "al+ce-1", "bad_identity"),  # a wildcard in a claim
         (["--claim", "sub=alice/x"], "alice/x-1", "bad_identity"),
     ],
@@ -249,17 +259,17 @@ def test_identity_mode_json_shows_the_filled_documents(
         "--claim",
         "sub=alice",
         "--client-id",
-        "alice-1",
+        "u-alice-1",
         "--json",
         "--action",
         "iot:Connect",
         "--resource",
-        "client/alice-1",
+        "client/u-alice-1",
     )
     data = json.loads(out)
     assert data["result"] == "ALLOWED" and data["identity"]["profile"] == "user"
     text = json.dumps(data["identity"]["documents"])
-    assert "${iotws:" not in text and "client/alice-1" in text
+    assert "${iotws:" not in text and "client/u-alice-1" in text
     assert "arn:aws:iot:us-east-1:123456789012:" in text
 
 
