@@ -21,7 +21,7 @@ from iotws.commands.checkov import build_command, checkov_env
 from iotws.paths import repo_root
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-RUN_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 300  # checkov takes ~20 s alone; a loaded 2-core machine, several times that
 
 # checkov as a user without the kit installed would run it: `import iotws` fails, so the
 # checks must find their helpers in their own folder (checkov puts it on sys.path).

@@ -209,11 +209,11 @@ def test_duplicate_kids_in_the_key_set_are_ambiguous_and_dropped(
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"exp": int(time.time()) - 10}, "expired"),
+        ({"exp": "now-10"}, "expired"),
         ({"exp": None}, "malformed_token"),
         ({"exp": "tomorrow"}, "malformed_token"),
-        ({"nbf": int(time.time()) + 600}, "not_yet_valid"),
-        ({"iat": int(time.time()) + 600}, "not_yet_valid"),
+        ({"nbf": "now+600"}, "not_yet_valid"),
+        ({"iat": "now+600"}, "not_yet_valid"),
         ({"iss": "https://evil.example.test/pool"}, "wrong_issuer"),
         ({"iss": None}, "malformed_token"),
         ({"aud": "another-app"}, "wrong_audience"),
@@ -229,6 +229,13 @@ def test_claims_are_checked(
     reason: str,
     valid: Any,
 ) -> None:
+    # "now+600": relative to the moment the test runs, not to collection (a long run
+    # would otherwise turn a future nbf into a past one).
+    now = int(time.time())
+    overrides = {
+        k: now + int(v[3:]) if isinstance(v, str) and v.startswith("now") else v
+        for k, v in overrides.items()
+    }
     authorizer = make_authorizer(jwks_config(server.url))
     valid(authorizer(event(sign(claims(**overrides), keys.rsa))), allowed=False)
     assert authorizer.reason == reason
