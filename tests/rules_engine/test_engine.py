@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
 import textwrap
 import threading
 from collections.abc import Callable
@@ -299,7 +300,11 @@ def test_a_function_imports_the_modules_beside_it(functions: Any, tmp_path: Path
         "def shout(s):\n    return s.upper()\n"
     )
     doc = document(r={"sql": "SELECT t FROM 'demo/dev/in'", "lambda": [{"function": "helped"}]})
+    before = list(sys.path)
     engine = compile_(doc, fdir)
+    # the folder is on sys.path only while app.py is imported: a folder's `app.py` left there
+    # would answer every later `import app` of the process
+    assert sys.path == before
     engine.on_message("demo/dev/in", b'{"t": "hi"}')
     assert engine.wait_idle(10)
     assert module(engine, "helped").OUT == ["HI"]

@@ -105,10 +105,10 @@ def load_function(name: str, source_dir: Path, arn: str) -> LocalFunction:
         raise IotwsError(f"cannot import {path}", field=f"function {name}")
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    # As in Lambda, the function's folder (the zip's root) is on sys.path, so app.py can
-    # import the modules beside it.
-    if str(source_dir) not in sys.path:
-        sys.path.insert(0, str(source_dir))
+    # As in Lambda, the function's folder (the zip's root) is on sys.path while app.py is
+    # imported, so it can import the modules beside it; only then: left there, a folder's
+    # `app.py` would answer every later `import app` in this process.
+    sys.path.insert(0, str(source_dir))
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
@@ -116,6 +116,8 @@ def load_function(name: str, source_dir: Path, arn: str) -> LocalFunction:
         raise IotwsError(
             f"importing {path} failed: {type(exc).__name__}: {exc}", field=f"function {name}"
         ) from None
+    finally:
+        sys.path.remove(str(source_dir))
     handler = getattr(module, "handler", None)
     if not callable(handler):
         raise IotwsError(
