@@ -21,7 +21,7 @@ locals {
 
   partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
-  aws_region = data.aws_region.current.name
+  aws_region = data.aws_region.current.id # the region name in hashicorp/aws 5 and 6
 
   ssm_parameter_name = try(local.secret.source, "") == "ssm" ? local.secret.name : null
   ssm_parameter_arn = local.ssm_parameter_name == null ? null : format(

@@ -53,7 +53,7 @@ output "web_config" {
   }
 
   precondition {
-    condition     = try(local.config.region, null) == null || try(local.config.region, null) == data.aws_region.current.name
+    condition     = try(local.config.region, null) == null || try(local.config.region, null) == local.aws_region
     error_message = "The access spec's aws.region differs from the provider's region: the rendered policies would name the wrong region and deny everything. Deploy in the spec's region or change aws.region and run make package."
   }
   precondition {

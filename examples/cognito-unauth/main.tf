@@ -36,18 +36,33 @@ variable "name" {
   description = "Name prefix of the identity pool and roles."
   type        = string
   default     = "guests-dev"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,48}$", var.name))
+    error_message = "name must be 1-48 characters of letters, digits and + = , . @ _ - (it prefixes IAM role names)."
+  }
 }
 
 variable "guest_profile" {
   description = "The access-spec profile named by cognito.guest_profile in access.yaml."
   type        = string
   default     = "guest"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,31}$", var.guest_profile))
+    error_message = "guest_profile must be a profile name of access.yaml (lower-case letters, digits, _), e.g. guest."
+  }
 }
 
 variable "build_dir" {
   description = "Where `make generate` wrote its output for this example."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.build_dir == null || try(length(var.build_dir) > 0, false)
+    error_message = "build_dir must be null (./build) or the non-empty path of the directory `make package` wrote."
+  }
 }
 
 locals {

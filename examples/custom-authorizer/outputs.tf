@@ -23,7 +23,7 @@ output "wss_url" {
   value       = module.authorizer.wss_url
 
   precondition {
-    condition     = try(local.config.region, null) == null || try(local.config.region, null) == data.aws_region.current.name
+    condition     = try(local.config.region, null) == null || try(local.config.region, null) == local.aws_region
     error_message = "The access spec's aws.region differs from the provider's region: the rendered policies would name the wrong region and deny everything. Deploy in the spec's region or change aws.region and run make package."
   }
   precondition {
@@ -46,4 +46,14 @@ output "web_config" {
     prefix         = local.config.prefix
     mode           = local.config.mode
   }
+}
+
+output "default_authorizer_endpoint" {
+  description = "Host of the domain configuration whose default authorizer is this one (null unless default_authorizer_domain is set). Read README.md \"Default authorizer\" before destroying it."
+  value       = module.authorizer.default_authorizer_endpoint
+}
+
+output "default_authorizer_wss_url" {
+  description = "wss:// URL on that endpoint; clients need not name the authorizer there (null unless default_authorizer_domain is set)."
+  value       = module.authorizer.default_authorizer_wss_url
 }

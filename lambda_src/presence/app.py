@@ -5,24 +5,33 @@ Handler `app.handler`; stdlib + boto3 only. Fed by the rule
 
 Lifecycle events may arrive out of order or twice, and a disconnect may arrive before the
 connect of the same connection; connect and disconnect of one connection share
-`versionNumber` (IOT_FACTS section 5). So every event gets an order key
+`versionNumber` (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html).
+`versionNumber` is not monotonic forever: AWS resets it to 0 when a client id has not been
+connected for about an hour. So two events are ordered in one of two ways:
 
-    (versionNumber, rank, timestamp)     rank: connected = 0, disconnected = 1
+- events less than RESET_GAP_MS apart (their `timestamp`s) belong to one run of version
+  numbers and are ordered by the key
 
-and the item of a client id keeps the state of the *greatest* key seen, written with a
-conditional update that only succeeds for a strictly greater key. Consequences:
+      (versionNumber, rank, timestamp)     rank: connected = 0, disconnected = 1
 
-- a duplicate has an equal key: the condition fails, nothing changes, nothing is published;
+  which handles reordering and duplicates within seconds or minutes;
+- events RESET_GAP_MS or more apart are ordered by `timestamp`: after a gap that long the
+  client id may have started a new run at 0, and out-of-order delivery is not hours late.
+
+The item of a client id keeps the state of the greatest event seen, written with a
+conditional update that only succeeds for a strictly greater event. Consequences:
+
+- a duplicate is not greater: the condition fails, nothing changes, nothing is published;
 - a disconnect beats the connect of the same connection whatever the arrival order or
   timestamps (a connection that has ended stays ended);
-- a newer connection (higher versionNumber) beats everything of an older one;
-- the final item is the maximum of the events seen, so any permutation or duplication of a
-  set of events ends in the same state as the in-order sequence.
+- a newer connection (higher versionNumber, same run) beats everything of an older one;
+- a reconnect after the reset (versionNumber 0, an hour or more later) beats the old run;
+- within one run the final item is the maximum of the events seen, so any permutation or
+  duplication of a set of events ends in the same state as the in-order sequence.
 
-Assumption (AWS says to order by `versionNumber`, not that it never resets): version numbers
-of one client id grow with each new connection. Offline items expire (DynamoDB TTL
-`expires_at`, OFFLINE_TTL_SECONDS) so the table does not grow forever; a duplicate that arrives
-after that would be taken as new.
+The `sessionIdentifier` of the winning event is stored with it (for operators reading the
+table). Offline items expire (DynamoDB TTL `expires_at`, OFFLINE_TTL_SECONDS) so the table
+does not grow forever; a duplicate that arrives after that would be taken as new.
 
 A change of the online flag is published, retained, to `<prefix>/presence` with the list of
 online client ids (a sparse index holds only online clients), so a page that subscribes
@@ -53,6 +62,9 @@ RANKS = {"connected": 0, "disconnected": 1}
 MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
 MAX_LISTED = 500  # online ids in one presence message; the payload stays far below 128 KB
 OFFLINE_TTL_SECONDS = 7 * 24 * 3600
+# Events this far apart are ordered by timestamp, not versionNumber (reset after about an
+# hour without a connection; see the module docstring).
+RESET_GAP_MS = 30 * 60 * 1000
 ONLINE_KEY = "online"
 
 _clients: dict[str, Any] = {}
@@ -127,6 +139,9 @@ def parse_event(event: object) -> dict[str, Any]:
         "rank": RANKS[event_type],
         "ts": _non_negative_int(event.get("timestamp"), "timestamp"),
     }
+    session = event.get("sessionIdentifier")
+    if isinstance(session, str) and 0 < len(session) <= 128:
+        parsed["session"] = session
     reason = event.get("disconnectReason")
     if isinstance(reason, str) and len(reason) <= 64:
         parsed["disconnect_reason"] = reason
@@ -134,7 +149,7 @@ def parse_event(event: object) -> dict[str, Any]:
 
 
 def store(table: str, ev: dict[str, Any], now: float) -> dict[str, Any] | None:
-    """Write the event if its order key is greater than the stored one.
+    """Write the event if it is greater than the stored one (module docstring).
 
     Returns the previous item (possibly `{}`) when the write happened, None when the event was
     stale or a duplicate.
@@ -146,9 +161,16 @@ def store(table: str, ev: dict[str, Any], now: float) -> dict[str, Any] | None:
         ":t": {"N": str(ev["ts"])},
         ":o": {"BOOL": ev["online"]},
         ":u": {"N": str(int(now * 1000))},
+        ":lo": {"N": str(ev["ts"] - RESET_GAP_MS)},
+        ":hi": {"N": str(ev["ts"] + RESET_GAP_MS)},
     }
     sets = ["#v = :v", "#r = :r", "#t = :t", "#o = :o", "updated_at = :u"]
     removes = []
+    if "session" in ev:
+        values[":s"] = {"S": ev["session"]}
+        sets.append("session_id = :s")
+    else:
+        removes.append("session_id")
     if ev["online"]:
         # Only online items carry the index key: the index lists exactly who is online.
         names["#k"] = "online_key"
@@ -165,10 +187,13 @@ def store(table: str, ev: dict[str, Any], now: float) -> dict[str, Any] | None:
         else:
             removes.append("disconnect_reason")
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    # Greater: nothing stored; or stored RESET_GAP_MS or more earlier (a new run may have
+    # started at 0); or within the gap and a greater (version, rank, timestamp) key.
     condition = (
-        "attribute_not_exists(#v) OR #v < :v"
+        "attribute_not_exists(#v) OR #t <= :lo"
+        " OR (#t < :hi AND (#v < :v"
         " OR (#v = :v AND #r < :r)"
-        " OR (#v = :v AND #r = :r AND #t < :t)"
+        " OR (#v = :v AND #r = :r AND #t < :t)))"
     )
     ddb = _client("dynamodb")
     try:

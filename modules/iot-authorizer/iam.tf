@@ -36,8 +36,8 @@ locals {
   }]
 
   kms_services = compact([
-    var.secret_ssm_parameter_arn == null ? "" : "ssm.${data.aws_region.current.name}.amazonaws.com",
-    var.secret_secretsmanager_arn == null ? "" : "secretsmanager.${data.aws_region.current.name}.amazonaws.com",
+    var.secret_ssm_parameter_arn == null ? "" : "ssm.${local.region}.amazonaws.com",
+    var.secret_secretsmanager_arn == null ? "" : "secretsmanager.${local.region}.amazonaws.com",
   ])
 
   kms_statements = var.secret_kms_key_arn == null ? [] : [{

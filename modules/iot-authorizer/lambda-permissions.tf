@@ -1,11 +1,15 @@
-# IoT Core may invoke the function only on behalf of this authorizer (IOT_FACTS section 2):
-# principal iot.amazonaws.com, source ARN = the authorizer's ARN, and this account.
+# IoT Core may invoke the function only on behalf of this authorizer: principal
+# iot.amazonaws.com and source ARN = the authorizer's ARN, which already names this account
+# and this authorizer. AWS documents the authorizer's permission with --source-arn only
+# (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-authorizer.html); it
+# does not say that IoT sends a source account when it calls an authorizer, so a
+# source_account condition could deny every connection. (Topic rules keep source_account:
+# AWS documents both for the Lambda rule action.)
 
 resource "aws_lambda_permission" "iot" {
-  statement_id   = "AllowIoTCoreAuthorizer"
-  action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.this.function_name
-  principal      = "iot.amazonaws.com"
-  source_arn     = aws_iot_authorizer.this.arn
-  source_account = data.aws_caller_identity.current.account_id
+  statement_id  = "AllowIoTCoreAuthorizer"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "iot.amazonaws.com"
+  source_arn    = aws_iot_authorizer.this.arn
 }

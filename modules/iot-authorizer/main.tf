@@ -20,7 +20,11 @@ locals {
 
   # Built from data sources rather than from the log group's computed ARN so that the
   # role policy is fully known at plan time (reviewable in `terraform plan`).
-  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+
+  # `id` is the region name in hashicorp/aws 5 and 6 (`name` is deprecated in 6, `region`
+  # does not exist in 5).
+  region = data.aws_region.current.id
 
   endpoint = data.aws_iot_endpoint.this.endpoint_address
 }
@@ -75,6 +79,15 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (only names and settings, see environment_variables); the AWS-managed key already encrypts it at rest.
 }
 
+# AWS cannot change signingDisabled after creation: UpdateAuthorizer has no such member
+# (https://docs.aws.amazon.com/iot/latest/apireference/API_UpdateAuthorizer.html), and the
+# provider plans the change as an in-place update that does nothing. This value tracks the
+# signing mode; when it changes, the authorizer below is replaced (deleted, then created with
+# the same name and ARN). See README.md "Changing token signing" for connected clients.
+resource "terraform_data" "signing_mode" {
+  input = var.signing_disabled ? "signing-disabled" : "signing-enabled"
+}
+
 resource "aws_iot_authorizer" "this" {
   #checkov:skip=CKV_IOTWS_1:signing_disabled defaults to true because browsers cannot sign tokens; the Lambda verifies every token (HS256/JWKS). Set signing_disabled = false with token_signing_public_keys for clients that can sign.
   name                    = var.name
@@ -82,8 +95,7 @@ resource "aws_iot_authorizer" "this" {
   status                  = var.status
   enable_caching_for_http = var.enable_caching_for_http
 
-  # signingDisabled cannot be changed after creation (IOT_FACTS section 2): changing
-  # signing_disabled makes Terraform replace the authorizer.
+  # Changing signing_disabled replaces the authorizer (terraform_data.signing_mode).
   signing_disabled          = var.signing_disabled
   token_key_name            = var.token_key_name
   token_signing_public_keys = var.signing_disabled ? null : var.token_signing_public_keys
@@ -91,6 +103,8 @@ resource "aws_iot_authorizer" "this" {
   tags = var.tags
 
   lifecycle {
+    replace_triggered_by = [terraform_data.signing_mode]
+
     precondition {
       condition     = var.signing_disabled || (var.token_key_name != null && length(var.token_signing_public_keys) > 0)
       error_message = "With signing_disabled = false, IoT verifies token signatures: set token_key_name and at least one entry in token_signing_public_keys."
@@ -99,11 +113,19 @@ resource "aws_iot_authorizer" "this" {
       condition     = !var.signing_disabled || length(var.token_signing_public_keys) == 0
       error_message = "token_signing_public_keys are only used with signing_disabled = false: remove them or enable signing."
     }
+    precondition {
+      condition     = alltrue([for name, bits in local.signing_key_bits : bits >= 2048])
+      error_message = "token_signing_public_keys must be RSA public keys of at least 2,048 bits (CreateAuthorizer refuses smaller ones). Too small or not RSA: ${join(", ", [for name, bits in local.signing_key_bits : name if bits < 2048])}. Make one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem && openssl pkey -in key.pem -pubout."
+    }
   }
 }
 
 # Optional: a configurable endpoint whose default authorizer is this one, so clients need
-# not name it (IOT_FACTS section 1, "Authorizer selection").
+# not name it. An AWS-managed domain configuration must be DISABLED, and stay disabled for
+# 7 days, before AWS deletes it
+# (https://docs.aws.amazon.com/iot/latest/developerguide/iot-custom-endpoints-managing.html):
+# `terraform destroy` cannot remove it at once. README.md "Default authorizer" gives the
+# one manual step.
 resource "aws_iot_domain_configuration" "this" {
   count = var.default_authorizer == null ? 0 : 1
 

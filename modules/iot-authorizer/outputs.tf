@@ -62,3 +62,8 @@ output "default_authorizer_endpoint" {
   description = "Domain name of that configurable endpoint: clients connecting there need not name the authorizer (null unless default_authorizer is set)."
   value       = try(aws_iot_domain_configuration.this[0].domain_name, null)
 }
+
+output "default_authorizer_wss_url" {
+  description = "MQTT over WebSockets URL of that configurable endpoint: its default authorizer is this one, so the URL need not name it (null unless default_authorizer is set)."
+  value       = try("wss://${aws_iot_domain_configuration.this[0].domain_name}/mqtt", null)
+}

@@ -24,7 +24,7 @@ variable "status" {
 }
 
 variable "signing_disabled" {
-  description = "true (default): IoT passes the token to the Lambda unchecked and the Lambda verifies it (browsers cannot sign). false: IoT verifies an RSA SHA-256 signature of the token first, which needs token_key_name and token_signing_public_keys. AWS cannot change this after creation: switching it replaces the authorizer (IOT_FACTS section 2)."
+  description = "true (default): IoT passes the token to the Lambda unchecked and the Lambda verifies it (browsers cannot sign). false: IoT verifies an RSA SHA-256 signature of the token first, which needs token_key_name and token_signing_public_keys. AWS cannot change this after creation: switching it replaces the authorizer (README.md, \"Things to know\")."
   type        = bool
   default     = true
 }

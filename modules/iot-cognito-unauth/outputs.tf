@@ -35,5 +35,5 @@ output "iot_endpoint" {
 
 output "region" {
   description = "Region of the identity pool and the IoT endpoint (the SigV4 signing region)."
-  value       = try(data.aws_region.current.name, null)
+  value       = try(data.aws_region.current.id, null) # the region name in hashicorp/aws 5 and 6
 }

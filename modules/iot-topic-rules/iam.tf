@@ -19,15 +19,16 @@ locals {
   # Decided from the configuration's shape only, so for_each keys are known at plan time.
   needs_role = { for k, t in local.targets : k => anytrue([for kind, list in t : length(list) > 0]) }
 
-  # Templates (`${...}`) become `*` in IAM resources (see main.tf).
-  iam_literal = "/\\$\\{.*/"
+  # A target holding a substitution template (`$${...}`) names a resource that the message
+  # chooses; such actions grant exactly their `iam_resources`, nothing computed (the
+  # validations in variables.tf refuse templates without them).
 
   role_statements = { for k, t in local.targets : k => [for s in [
     {
       Sid      = "Republish"
       Effect   = "Allow"
       Action   = ["iot:Publish"]
-      Resource = distinct([for a in t.republish : local.republish_iam_resource[a.topic]])
+      Resource = distinct(flatten([for a in t.republish : can(regex("[$][{]", a.topic)) ? a.iam_resources : [local.republish_iam_resource[a.topic]]]))
     },
     {
       Sid    = "SqsSendMessage"
@@ -50,7 +51,7 @@ locals {
       Sid      = "DynamodbPutItem"
       Effect   = "Allow"
       Action   = ["dynamodb:PutItem"]
-      Resource = distinct([for a in t.dynamodbv2 : "${local.arn_prefix}:dynamodb:${local.region}:${local.account_id}:table/${replace(a.table_name, local.iam_literal, "*")}"])
+      Resource = distinct(flatten([for a in t.dynamodbv2 : can(regex("[$][{]", a.table_name)) ? a.iam_resources : ["${local.arn_prefix}:dynamodb:${local.region}:${local.account_id}:table/${a.table_name}"]]))
     },
     {
       Sid      = "KinesisPutRecord"
@@ -68,7 +69,7 @@ locals {
       Sid      = "S3PutObject"
       Effect   = "Allow"
       Action   = anytrue([for a in t.s3 : a.canned_acl != null]) ? ["s3:PutObject", "s3:PutObjectAcl"] : ["s3:PutObject"]
-      Resource = distinct([for a in t.s3 : "${local.arn_prefix}:s3:::${a.bucket_name}/${replace(a.key, local.iam_literal, "*")}"])
+      Resource = distinct(flatten([for a in t.s3 : can(regex("[$][{]", "${a.bucket_name}/${a.key}")) ? a.iam_resources : ["${local.arn_prefix}:s3:::${a.bucket_name}/${a.key}"]]))
     },
     {
       Sid      = "CloudwatchLogs"

@@ -8,7 +8,8 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = var.account_id != null ? var.account_id : one(data.aws_caller_identity.current[*].account_id)
-  region     = data.aws_region.current.name
+  # `id` is the region name in hashicorp/aws 5 and 6 (`name` is deprecated in 6).
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
   arn_prefix = "arn:${local.partition}"
 
@@ -63,12 +64,11 @@ locals {
     can(regex("^\\$[^$\\{]", t)) ? format("$%s", t) : t
   ) }
 
-  # IAM resources for topics and keys that may hold substitution templates (`${topic(3)}`):
-  # the literal part up to the first template, then `*`. A template left in an IAM policy
-  # would be read as an IAM policy variable.
+  # IAM resources of literal republish topics. Templated topics (`${topic(3)}`) never get a
+  # computed resource: they grant exactly their `iam_resources` (see variables.tf).
   republish_iam_resource = { for t, action_topic in local.republish_action_topic : t => format(
     "%s:iot:%s:%s:topic/%s", local.arn_prefix, local.region, local.account_id,
-    replace(startswith(action_topic, "$$") ? substr(action_topic, 1, -1) : action_topic, "/\\$\\{.*/", "*"),
+    startswith(action_topic, "$$") ? substr(action_topic, 1, -1) : action_topic,
   ) }
 }
 

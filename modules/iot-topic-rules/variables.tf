@@ -20,6 +20,12 @@ variable "rules" {
     (`$aws/...`); the module doubles the leading `$` in the action, as IoT requires.
     Every rule gets its own IAM role, allowed only the actions and resources it uses, and
     every Lambda target a permission bound to the rule's ARN and this account.
+    At most 10 actions per rule (the CreateTopicRule limit).
+    Substitution templates (`$${topic(3)}`) in a target let each message choose the
+    resource, so the role could not be bounded by the module: they are refused, except in
+    `republish.topic`, `dynamodbv2.table_name` and `s3.bucket_name`/`s3.key` together with
+    `iam_resources`, the explicit list of resource ARNs the role may write to (for example
+    `["arn:aws:iot:us-east-1:123456789012:topic/demo/dev/rooms/*/archive"]`), and nothing else.
   EOT
   type = map(object({
     sql         = string
@@ -31,8 +37,9 @@ variable "rules" {
       function_arn = string
     })))
     republish = optional(list(object({
-      topic = string
-      qos   = optional(number, 0)
+      topic         = string
+      qos           = optional(number, 0)
+      iam_resources = optional(list(string))
     })))
     sqs = optional(list(object({
       queue_url  = string
@@ -44,7 +51,8 @@ variable "rules" {
       message_format = optional(string, "RAW")
     })))
     dynamodbv2 = optional(list(object({
-      table_name = string
+      table_name    = string
+      iam_resources = optional(list(string))
     })))
     kinesis = optional(list(object({
       stream_name   = string
@@ -56,9 +64,10 @@ variable "rules" {
       batch_mode           = optional(bool)
     })))
     s3 = optional(list(object({
-      bucket_name = string
-      key         = string
-      canned_acl  = optional(string)
+      bucket_name   = string
+      key           = string
+      canned_acl    = optional(string)
+      iam_resources = optional(list(string))
     })))
     cloudwatch_logs = optional(list(object({
       log_group_name = string
@@ -70,8 +79,9 @@ variable "rules" {
         function_arn = string
       }))
       republish = optional(object({
-        topic = string
-        qos   = optional(number, 0)
+        topic         = string
+        qos           = optional(number, 0)
+        iam_resources = optional(list(string))
       }))
       sqs = optional(object({
         queue_url  = string
@@ -83,7 +93,8 @@ variable "rules" {
         message_format = optional(string, "RAW")
       }))
       dynamodbv2 = optional(object({
-        table_name = string
+        table_name    = string
+        iam_resources = optional(list(string))
       }))
       kinesis = optional(object({
         stream_name   = string
@@ -95,9 +106,10 @@ variable "rules" {
         batch_mode           = optional(bool)
       }))
       s3 = optional(object({
-        bucket_name = string
-        key         = string
-        canned_acl  = optional(string)
+        bucket_name   = string
+        key           = string
+        canned_acl    = optional(string)
+        iam_resources = optional(list(string))
       }))
       cloudwatch_logs = optional(object({
         log_group_name = string
@@ -129,6 +141,54 @@ variable "rules" {
       coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []),
     )) > 0])
     error_message = "Each rule needs at least one action (lambda, republish, sqs, sns, dynamodbv2, kinesis, firehose, s3 or cloudwatch_logs). Rules without one: ${join(", ", [for k, r in var.rules : k if length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []))) == 0])}."
+  }
+
+  validation {
+    condition = alltrue([for k, r in var.rules : length(concat(
+      coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []),
+      coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []),
+      coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []),
+    )) <= 10])
+    error_message = "A topic rule takes at most 10 actions (CreateTopicRule limit): split these rules: ${join(", ", [for k, r in var.rules : "${k} (${length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, [])))} actions)" if length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []))) > 10])}."
+  }
+
+  # Substitution templates: only where iam_resources bounds them (see the description).
+  validation {
+    condition = alltrue([for k, r in var.rules : !can(regex("[$][{]", jsonencode(concat(
+      [for a in coalesce(r.lambda, []) : a.function_arn],
+      [for a in coalesce(r.sqs, []) : [a.queue_url, a.queue_arn]],
+      [for a in coalesce(r.sns, []) : a.target_arn],
+      [for a in coalesce(r.kinesis, []) : a.stream_name],
+      [for a in coalesce(r.firehose, []) : a.delivery_stream_name],
+      [for a in coalesce(r.cloudwatch_logs, []) : a.log_group_name],
+      r.error_action == null ? [] : [
+        try(r.error_action.lambda.function_arn, null),
+        try(r.error_action.sqs.queue_url, null), try(r.error_action.sqs.queue_arn, null),
+        try(r.error_action.sns.target_arn, null), try(r.error_action.kinesis.stream_name, null),
+        try(r.error_action.firehose.delivery_stream_name, null),
+        try(r.error_action.cloudwatch_logs.log_group_name, null),
+      ],
+    ))))])
+    error_message = "Substitution templates ($${...}) are refused in lambda, sqs, sns, kinesis, firehose and cloudwatch_logs targets: the message would choose the resource and the rule's role would need a wildcard. Write the literal name. Rules: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([r.lambda, r.sqs, r.sns, r.kinesis, r.firehose, r.cloudwatch_logs, try(r.error_action.lambda, null), try(r.error_action.sqs, null), try(r.error_action.sns, null), try(r.error_action.kinesis, null), try(r.error_action.firehose, null), try(r.error_action.cloudwatch_logs, null)])))])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, r in var.rules : [
+      for t in concat(
+        [for a in coalesce(r.republish, []) : { templated = can(regex("[$][{]", a.topic)), iam = a.iam_resources, arn = "iot", type = "topic/" }],
+        [for a in coalesce(r.dynamodbv2, []) : { templated = can(regex("[$][{]", a.table_name)), iam = a.iam_resources, arn = "dynamodb", type = "table/" }],
+        [for a in coalesce(r.s3, []) : { templated = can(regex("[$][{]", "${a.bucket_name}/${a.key}")), iam = a.iam_resources, arn = "s3", type = "" }],
+        try(r.error_action.republish, null) == null ? [] : [{ templated = can(regex("[$][{]", r.error_action.republish.topic)), iam = r.error_action.republish.iam_resources, arn = "iot", type = "topic/" }],
+        try(r.error_action.dynamodbv2, null) == null ? [] : [{ templated = can(regex("[$][{]", r.error_action.dynamodbv2.table_name)), iam = r.error_action.dynamodbv2.iam_resources, arn = "dynamodb", type = "table/" }],
+        try(r.error_action.s3, null) == null ? [] : [{ templated = can(regex("[$][{]", "${r.error_action.s3.bucket_name}/${r.error_action.s3.key}")), iam = r.error_action.s3.iam_resources, arn = "s3", type = "" }],
+        ) : t.iam == null ? !t.templated : (t.templated && length(t.iam) > 0 && alltrue([
+          for res in t.iam : !can(regex("[$][{]", res)) && (
+            t.arn == "s3" ? can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$", res)) :
+            can(regex("^arn:aws[a-z-]*:${t.arn}:[a-z0-9-]+:[0-9]{12}:${t.type}[^*].*$", res))
+          )
+      ]))
+    ]]))
+    error_message = "A templated republish topic, dynamodbv2 table_name or s3 bucket/key needs iam_resources: the explicit, non-empty list of ARNs the rule's role may write to (topics: arn:aws:iot:REGION:ACCOUNT:topic/<literal start>..., tables: arn:aws:dynamodb:REGION:ACCOUNT:table/<literal start>..., objects: arn:aws:s3:::<bucket>/<key pattern>; no templates in them, nothing that starts with *). iam_resources is only accepted on a templated target. Rules to fix: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([r.republish, r.dynamodbv2, r.s3, try(r.error_action.republish, null), try(r.error_action.dynamodbv2, null), try(r.error_action.s3, null)])))])}."
   }
 
   validation {

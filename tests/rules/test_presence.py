@@ -309,3 +309,42 @@ def test_any_order_and_duplicates_give_the_in_order_state(
         change = message["change"]
         assert flags.get(change["client_id"], False) != change["online"]
         flags[change["client_id"]] = change["online"]
+
+
+HOUR_MS = 3600 * 1000
+
+
+def test_reconnect_after_the_version_reset_is_online(
+    presence: ModuleType, get_item: Any, published_messages: Any
+) -> None:
+    # GIVEN a client that connected and left (connection 7)
+    t0 = 1_700_000_000_000
+    run(presence, lifecycle("connected", version=7, ts=t0))
+    run(presence, lifecycle("disconnected", version=7, ts=t0 + 60_000))
+    # WHEN it comes back more than an hour later: AWS has reset versionNumber to 0
+    result = run(presence, lifecycle("connected", version=0, ts=t0 + 2 * HOUR_MS))
+    # THEN it is online again, and the page was told
+    assert result["status"] == "changed"
+    item = get_item("alice-tab1")
+    assert item["online"] == {"BOOL": True}
+    assert item["version"] == {"N": "0"}
+    assert item["session_id"] == {"S": "s-alice-tab1-0"}
+    assert published_messages()[-1][1]["online"] == ["alice-tab1"]
+    # AND the new run's own disconnect, then a late duplicate of the old run, keep order
+    run(presence, lifecycle("disconnected", version=0, ts=t0 + 2 * HOUR_MS + 5_000))
+    assert run(presence, lifecycle("connected", version=7, ts=t0))["status"] == "stale"
+    assert get_item("alice-tab1")["online"] == {"BOOL": False}
+
+
+def test_new_run_in_any_order_after_the_reset(presence: ModuleType, get_item: Any) -> None:
+    t0 = 1_700_000_000_000
+    run(presence, lifecycle("connected", version=9, ts=t0))
+    run(presence, lifecycle("disconnected", version=9, ts=t0 + 1_000))
+    # the new run's connect 1 and 2 arrive swapped, with a takeover disconnect of 1 last
+    later = t0 + 3 * HOUR_MS
+    run(presence, lifecycle("connected", version=2, ts=later + 2_000))
+    run(presence, lifecycle("connected", version=1, ts=later))
+    run(presence, lifecycle("disconnected", version=1, ts=later + 2_001))
+    item = get_item("alice-tab1")
+    assert item["online"] == {"BOOL": True}
+    assert item["version"] == {"N": "2"}

@@ -79,8 +79,8 @@ run "invoke_permission_is_bound_to_the_authorizer" {
     error_message = "source_arn must be the authorizer ARN from the mock."
   }
   assert {
-    condition     = aws_lambda_permission.iot.source_account == "123456789012"
-    error_message = "source_account must be the caller's account."
+    condition     = aws_lambda_permission.iot.source_account == null
+    error_message = "No source_account: AWS documents the authorizer permission with source ARN only (see lambda-permissions.tf)."
   }
   assert {
     condition     = aws_lambda_permission.iot.function_name == aws_lambda_function.this.function_name
@@ -244,6 +244,10 @@ PEM
   assert {
     condition     = aws_iot_authorizer.this.signing_disabled == false && length(aws_iot_authorizer.this.token_signing_public_keys) == 1
     error_message = "With signing on, the public keys reach the authorizer."
+  }
+  assert {
+    condition     = terraform_data.signing_mode.input == "signing-enabled"
+    error_message = "The signing mode is tracked so that a change replaces the authorizer."
   }
 }
 

@@ -259,3 +259,44 @@ run "role_name_pattern" {
   }
   expect_failures = [var.role_name]
 }
+
+# CreateAuthorizer refuses RSA keys under 2,048 bits: refused at plan time (keys.tf).
+run "signing_key_of_1024_bits" {
+  command = plan
+  variables {
+    signing_disabled = false
+    token_key_name   = "token"
+    token_signing_public_keys = {
+      "small" = <<-PEM
+-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDU6fmFhIkbUdnim2gpC6z6qLgx
+16DtUlpWAdK8ZxB4D09r/Oh9PMw1xjjMr77RmE+o6RDgHq2nPHIxcSQoJy9g815v
+gG7pTjHoInrG4A33ULWdRbuHUa6BgHZrONbWJctPdLCXGxMoxeiQL/RPa4pq4DQp
+TYJpxiDQLKEOKw9ekwIDAQAB
+-----END PUBLIC KEY-----
+PEM
+    }
+  }
+  expect_failures = [aws_iot_authorizer.this]
+}
+
+run "signing_key_of_2040_bits_pkcs1" {
+  command = plan
+  variables {
+    signing_disabled = false
+    token_key_name   = "token"
+    token_signing_public_keys = {
+      "almost" = <<-PEM
+-----BEGIN RSA PUBLIC KEY-----
+MIIBCQKCAQAAzxKiWjaOHGNUQatIsnsRGomrsghR+95vccjrWbSX5FUHfMJKJr4n
+H3xPBdae2Yj3MdFRjGPmFvYPyfKpFXQ0G6HstfAKG6EkIXkAEeoy7nBzmuAvVk1j
+0jgIruzZXqvHrpImbv5joODQJlbrdm8QDxrHJIIvu1ta0X198tpHeJY+e743smu4
+eMz5iDSfwgJsmQ4Oan5wbORuV0hYwR0JrVT2V5md7FEsA7rsT0PZvPwGEqwwRf5I
+TAJgTEaHHV50Eul8IyrhnFu5Adb7C1XXud+1nzHvWMYK6t4R93rj85wQ0LegaShk
+RYmYOrlccY9WVeGsTac2tztbu/BdE6QjAgMBAAE=
+-----END RSA PUBLIC KEY-----
+PEM
+    }
+  }
+  expect_failures = [aws_iot_authorizer.this]
+}

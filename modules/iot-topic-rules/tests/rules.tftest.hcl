@@ -6,7 +6,7 @@ mock_provider "aws" {
     defaults = { account_id = "123456789012" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1", name = "us-east-1" }
   }
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
@@ -174,14 +174,14 @@ run "every_action_kind_least_privilege" {
         enabled     = false
         republish = [
           { topic = "$aws/things/t1/shadow/update", qos = 1 },
-          { topic = "demo/dev/rooms/$${topic(4)}/messages" },
+          { topic = "demo/dev/rooms/$${topic(4)}/messages", iam_resources = ["arn:aws:iot:us-east-1:123456789012:topic/demo/dev/rooms/*/messages"] },
         ]
         sqs             = [{ queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/q1" }]
         sns             = [{ target_arn = "arn:aws:sns:us-east-1:123456789012:t1" }]
         dynamodbv2      = [{ table_name = "tbl" }]
         kinesis         = [{ stream_name = "st" }]
         firehose        = [{ delivery_stream_name = "fh", batch_mode = true }]
-        s3              = [{ bucket_name = "bkt", key = "raw/$${topic()}/$${timestamp()}" }]
+        s3              = [{ bucket_name = "bkt", key = "raw/$${topic()}/$${timestamp()}", iam_resources = ["arn:aws:s3:::bkt/raw/*"] }]
         cloudwatch_logs = [{ log_group_name = "/app/messages" }]
         error_action = {
           sqs = { queue_url = "https://example.com/not-standard", queue_arn = "arn:aws:sqs:us-east-1:123456789012:dlq" }
@@ -204,7 +204,7 @@ run "every_action_kind_least_privilege" {
         Sid      = "Republish"
         Effect   = "Allow"
         Action   = ["iot:Publish"]
-        Resource = ["arn:aws:iot:us-east-1:123456789012:topic/$aws/things/t1/shadow/update", "arn:aws:iot:us-east-1:123456789012:topic/demo/dev/rooms/*"]
+        Resource = ["arn:aws:iot:us-east-1:123456789012:topic/$aws/things/t1/shadow/update", "arn:aws:iot:us-east-1:123456789012:topic/demo/dev/rooms/*/messages"]
       },
       {
         Sid      = "SqsSendMessage"

@@ -5,7 +5,7 @@ mock_provider "aws" {
     defaults = { account_id = "123456789012" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1", name = "us-east-1" }
   }
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
@@ -237,4 +237,141 @@ run "rule_name_longer_than_128" {
     }
   }
   expect_failures = [aws_iot_topic_rule.this]
+}
+
+# CreateTopicRule takes at most 10 actions: an 11th must fail at plan time, not at apply.
+run "eleven_actions" {
+  command = plan
+  variables {
+    rules = {
+      big = {
+        sql    = "SELECT * FROM 'demo/dev/a'"
+        lambda = [for i in range(11) : { function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f${i}" }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "ten_actions_are_fine" {
+  command = plan
+  variables {
+    rules = {
+      big = {
+        sql    = "SELECT * FROM 'demo/dev/a'"
+        lambda = [for i in range(10) : { function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f${i}" }]
+      }
+    }
+  }
+}
+
+# A template in a target lets each message choose the resource: refused without an explicit
+# iam_resources list (it used to grant dynamodb:PutItem on table/*).
+run "templated_table_without_iam_resources" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql        = "SELECT * FROM 'demo/dev/a/+'"
+        dynamodbv2 = [{ table_name = "$${topic(3)}" }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_republish_without_iam_resources" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql       = "SELECT * FROM 'demo/dev/a/+'"
+        republish = [{ topic = "$${topic(3)}/x" }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_s3_bucket_without_iam_resources" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql = "SELECT * FROM 'demo/dev/a/+'"
+        s3  = [{ bucket_name = "$${topic(3)}", key = "k" }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_iam_resources_wildcard" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql        = "SELECT * FROM 'demo/dev/a/+'"
+        dynamodbv2 = [{ table_name = "$${topic(3)}", iam_resources = ["arn:aws:dynamodb:us-east-1:123456789012:table/*"] }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "iam_resources_on_a_literal_target" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql        = "SELECT * FROM 'demo/dev/a/+'"
+        dynamodbv2 = [{ table_name = "tbl", iam_resources = ["arn:aws:dynamodb:us-east-1:123456789012:table/other"] }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_lambda_refused" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql    = "SELECT * FROM 'demo/dev/a/+'"
+        lambda = [{ function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f" }]
+        sqs    = [{ queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/$${topic(3)}", queue_arn = "arn:aws:sqs:us-east-1:123456789012:q" }]
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_error_action_refused" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql          = "SELECT * FROM 'demo/dev/a/+'"
+        lambda       = [{ function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f" }]
+        error_action = { cloudwatch_logs = { log_group_name = "/errors/$${topic(3)}" } }
+      }
+    }
+  }
+  expect_failures = [var.rules]
+}
+
+run "templated_table_with_iam_resources_grants_only_those" {
+  command = plan
+  variables {
+    rules = {
+      t = {
+        sql        = "SELECT * FROM 'demo/dev/a/+'"
+        dynamodbv2 = [{ table_name = "app_$${topic(3)}", iam_resources = ["arn:aws:dynamodb:us-east-1:123456789012:table/app_rooms", "arn:aws:dynamodb:us-east-1:123456789012:table/app_users"] }]
+      }
+    }
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.this["t"].policy).Statement[0].Resource == ["arn:aws:dynamodb:us-east-1:123456789012:table/app_rooms", "arn:aws:dynamodb:us-east-1:123456789012:table/app_users"]
+    error_message = "a templated table must grant exactly its iam_resources"
+  }
 }

@@ -10,6 +10,7 @@ mock_data "aws_partition" {
 
 mock_data "aws_region" {
   defaults = {
+    id   = "us-east-1"
     name = "us-east-1"
   }
 }
