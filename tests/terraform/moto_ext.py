@@ -207,7 +207,9 @@ def _rsa_bits(pem: str) -> int:
     try:
         key = load_pem_public_key(pem.encode("ascii"))
     except (ValueError, UnicodeError) as exc:
-        raise InvalidRequestException(f"tokenSigningPublicKeys: not a PEM public key ({exc})")
+        raise InvalidRequestException(
+            f"tokenSigningPublicKeys: not a PEM public key ({exc})"
+        ) from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise InvalidRequestException("tokenSigningPublicKeys: only RSA keys are accepted")
     return int(key.key_size)
@@ -248,7 +250,7 @@ def create_authorizer(self: Any) -> ActionResult:
     with _LOCK:
         if name in state.authorizers:
             raise ResourceAlreadyExistsException("Authorizer already exists", name, arn)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         state.authorizers[name] = {
             "authorizerName": name,
             "authorizerArn": arn,
@@ -291,8 +293,10 @@ def update_authorizer(self: Any) -> ActionResult:
         ):
             if member in params:
                 found[member] = params[member]
-        found["lastModifiedDate"] = dt.datetime.now(dt.timezone.utc)
-    return ActionResult({"authorizerName": found["authorizerName"], "authorizerArn": found["authorizerArn"]})
+        found["lastModifiedDate"] = dt.datetime.now(dt.UTC)
+    return ActionResult(
+        {"authorizerName": found["authorizerName"], "authorizerArn": found["authorizerArn"]}
+    )
 
 
 def delete_authorizer(self: Any) -> EmptyResult:
@@ -414,7 +418,9 @@ def create_domain_configuration(self: Any) -> Any:
     domain = backend.domain_configurations[params["domainConfigurationName"]]
     if not domain.domain_name:
         # AWS-managed domain: AWS gives it a host name under the account's endpoint.
-        domain.domain_name = f"{params['domainConfigurationName'].lower()}-ats.iot.{self.region}.amazonaws.com"
+        domain.domain_name = (
+            f"{params['domainConfigurationName'].lower()}-ats.iot.{self.region}.amazonaws.com"
+        )
     with _LOCK:
         _iot(self).tags[domain.domain_configuration_arn] = {
             t["Key"]: t.get("Value", "") for t in params.get("tags", [])
@@ -432,7 +438,7 @@ def update_domain_configuration(self: Any) -> Any:
     status = params.get("domainConfigurationStatus")
     with _LOCK:
         if status == "DISABLED":
-            _iot(self).disabled_since.setdefault(name, dt.datetime.now(dt.timezone.utc))
+            _iot(self).disabled_since.setdefault(name, dt.datetime.now(dt.UTC))
         elif status == "ENABLED":
             _iot(self).disabled_since.pop(name, None)
     return result
@@ -448,8 +454,8 @@ def delete_domain_configuration(self: Any) -> Any:
             raise InvalidRequestException(
                 f"Domain configuration {name} must be DISABLED before it can be deleted"
             )
-        since = _iot(self).disabled_since.get(name, dt.datetime.now(dt.timezone.utc))
-        age = dt.datetime.now(dt.timezone.utc) - since
+        since = _iot(self).disabled_since.get(name, dt.datetime.now(dt.UTC))
+        age = dt.datetime.now(dt.UTC) - since
         managed = domain.domain_type != "CUSTOMER_MANAGED"
         if managed and age < dt.timedelta(days=MANAGED_DOMAIN_DISABLED_DAYS):
             raise InvalidRequestException(
