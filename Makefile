@@ -43,15 +43,25 @@ help: ## List the targets and the variables
 # For speed the base venv is made without its own pip when the outer Python's pip can
 # install into it (`pip --python`, pip >= 22.3); the full venv gets its own pip.
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
+# pip for .venv: its own when it has one, else the outer Python's (`pip --python`).
+VENV_PIP = $$( [ -x $(VENV)/bin/pip ] && echo $(VENV)/bin/pip || echo "$(PYTHON) -m pip --python $(PY)" )
 $(VENV)/.stamp-base: pyproject.toml
 	@if $(PYTHON) -m pip --python "$$(command -v $(PYTHON))" --version >/dev/null 2>&1; then \
-	  echo "$(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install -e '.[emulator]'"; \
-	  $(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) -e '.[emulator]'; \
+	  echo "$(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install -e ."; \
+	  $(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) -e .; \
 	else \
-	  echo "$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -e '.[emulator]'"; \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install $(PIP_FLAGS) -e '.[emulator]'; \
+	  echo "$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -e ."; \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install $(PIP_FLAGS) -e .; \
 	fi
 	@touch $@
+
+# The emulator extra (moto, for the AWS calls of an example's local functions) only for
+# examples that need it (an `emulator.json`, e.g. chat): the default demo stays small.
+$(VENV)/.stamp-emulator: $(VENV)/.stamp-base
+	@echo "pip install -e '.[emulator]'   # into $(VENV)"
+	@$(VENV_PIP) install $(PIP_FLAGS) -e '.[emulator]'
+	@touch $@
+DEMO_EXTRA := $(if $(wildcard $(EXAMPLE_DIR)/emulator.json),$(VENV)/.stamp-emulator)
 
 $(VENV)/.stamp: $(VENV)/.stamp-base
 	@test -x $(VENV)/bin/pip || $(PY) -m ensurepip --default-pip >/dev/null
@@ -59,7 +69,7 @@ $(VENV)/.stamp: $(VENV)/.stamp-base
 	@touch $@
 
 .PHONY: venv-base
-venv-base: $(VENV)/.stamp-base ## Create .venv with the kit and its emulator (what make demo needs)
+venv-base: $(VENV)/.stamp-base ## Create .venv with the kit alone (what make demo needs)
 
 .PHONY: venv
 venv: $(VENV)/.stamp ## Create .venv with the kit and its test and lint tools from PyPI
@@ -116,7 +126,7 @@ bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip s
 .PHONY: demo
 demo: ## Run the local IoT Core with the example and serve its page (no AWS needed)
 	@# The Python and npm installs are independent: run them side by side.
-	@$(MAKE) --no-print-directory -j3 venv-base node_modules/.stamp $(DEV_SECRET)
+	@$(MAKE) --no-print-directory -j3 venv-base $(DEMO_EXTRA) node_modules/.stamp $(DEV_SECRET)
 	@$(MAKE) --no-print-directory web package
 	@echo "$(IOTWS) emulate --spec $(SPEC) --build $(OUT) --serve $(EXAMPLE_DIR)/web --port $(PORT) --secret-env IOTWS_JWT_SECRET   # secret: \$$SECRET, else $(DEV_SECRET)"
 	@IOTWS_JWT_SECRET="$${SECRET:-$$(cat $(DEV_SECRET))}" \
