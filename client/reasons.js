@@ -4,7 +4,8 @@
  * uses instead of an error packet, interpreted from what the client did just before.
  *
  * Sources: the MQTT 3.1.1 and MQTT 5 specifications (CONNACK and reason-code tables) and
- * docs/IOT_BEHAVIOUR.md in this repository for what IoT Core does on a forbidden action.
+ * docs/data-plane.md#denied-subscribe and docs/lifecycle-events.md#disconnect-reasons in this
+ * repository for what IoT Core does on a forbidden action.
  */
 
 /** CONNACK return codes of MQTT 3.1.1. */

@@ -120,7 +120,7 @@ def _rules_file(spec: Any, spec_path: str, build_dir: Path, notes: list[str]) ->
 
 def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCognito:
     """Read the guest role's IAM policy from `build/cognito/<guest_profile>.iam.json`,
-    generating the build directory first when it is missing (IOT_FACTS section 6)."""
+    generating the build directory first when it is missing (docs/cognito-guests.md)."""
     notes: list[str] = []
     guest = spec.cognito.guest_profile
     build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))

@@ -1,7 +1,7 @@
 """The custom-authorizer flow as the IoT device gateway runs it.
 
-- `build_event` makes the Lambda event exactly as IOT_FACTS section 1 lists it.
-- `validate_response` checks the Lambda's answer as IoT does (IOT_FACTS section 2);
+- `build_event` makes the Lambda event exactly as docs/custom-authorizer.md#event lists it.
+- `validate_response` checks the Lambda's answer as IoT does (docs/custom-authorizer.md#response);
   any violation refuses the connection.
 - `AuthorizerBinding` ties an authorizer name to the object that runs it (the packaged
   authorizer loaded in-process, or a stub in tests) and to its token key name.
@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl
 from iotws_emulator.policy import CompiledPolicy, PolicyEngine
 
 AUTHORIZER_NAME_PARAM = "x-amz-customauthorizer-name"
-AUTHORIZER_TIMEOUT_SECONDS = 5.0  # IOT_FACTS section 2: the Lambda has 5 seconds
-PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # IOT_FACTS section 2
-TTL_MIN, TTL_MAX = 300, 86_400  # IOT_FACTS section 2
-MAX_DOCUMENTS = 10  # IOT_FACTS section 2
-MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS section 2
+AUTHORIZER_TIMEOUT_SECONDS = 5.0  # docs/custom-authorizer.md#response: the Lambda has 5 seconds
+PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # docs/custom-authorizer.md#response
+TTL_MIN, TTL_MAX = 300, 86_400  # docs/custom-authorizer.md#response
+MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
+MAX_DOCUMENT_CHARS = 2048  # docs/custom-authorizer.md#response
 
 
 class Authorizer(Protocol):
@@ -62,7 +62,7 @@ class AuthorizerBinding:
 @dataclass(frozen=True)
 class IamIdentity:
     """A connection whose upgrade request carried a valid SigV4-presigned query (the Cognito
-    guest path, IOT_FACTS section 6): the guest role's IAM policy decides, no Lambda runs."""
+    guest path, docs/cognito-guests.md): the guest role's IAM policy decides, no Lambda runs."""
 
     identity_id: str
     access_key_id: str
@@ -101,7 +101,8 @@ class RequestInfo:
 
 
 def username_query(username: str | None) -> list[tuple[str, str]]:
-    """The `?k=v&...` part of an MQTT user name (IOT_FACTS section 1), parsed tolerantly."""
+    """The `?k=v&...` part of an MQTT user name
+    (docs/custom-authorizer.md#where-credentials-travel), parsed tolerantly."""
     if not username or "?" not in username:
         return []
     return parse_qsl(username.split("?", 1)[1], keep_blank_values=True)
@@ -150,7 +151,8 @@ def build_event(
     token_key_name: str | None,
     connection_id: str,
 ) -> dict[str, Any]:
-    """The Lambda event, key by key as in IOT_FACTS section 1 (custom-auth-lambda.html)."""
+    """The Lambda event, key by key as in docs/custom-authorizer.md#event
+    (custom-auth-lambda.html)."""
     event: dict[str, Any] = {}
     token = find_token(info, username, token_key_name)
     if token is not None:
@@ -162,7 +164,7 @@ def build_event(
         event["protocols"] = ["tls", "http", "mqtt"]
         http: dict[str, Any] = {"headers": {k: v for k, v in info.headers}}
         if info.query:
-            # ONE string starting with "?" (IOT_FACTS section 1)
+            # ONE string starting with "?" (docs/custom-authorizer.md#event)
             http["queryString"] = "?" + info.query
         protocol_data["http"] = http
     else:
@@ -194,7 +196,8 @@ class AuthRefused(Exception):
 
 
 def validate_response(response: Any, engine: PolicyEngine) -> AuthResult:
-    """Check a response as IoT does (IOT_FACTS section 2); raise AuthRefused on any fault."""
+    """Check a response as IoT does (docs/custom-authorizer.md#response); raise AuthRefused on any
+    fault."""
     if not isinstance(response, Mapping):
         raise AuthRefused(f"response is {type(response).__name__}, not a JSON object")
     ok = response.get("isAuthenticated")
@@ -208,7 +211,7 @@ def validate_response(response: Any, engine: PolicyEngine) -> AuthResult:
     ttl: dict[str, int] = {}
     for key in ("disconnectAfterInSeconds", "refreshAfterInSeconds"):
         value = response.get(key)
-        # IoT's defaults for missing values are undocumented (IOT_FACTS section 2):
+        # IoT's defaults for missing values are undocumented (docs/custom-authorizer.md#response):
         # the emulator requires both so that a missing one is caught locally.
         if isinstance(value, bool) or not isinstance(value, int):
             raise AuthRefused(f"{key} is missing or not an integer")
@@ -223,7 +226,8 @@ def validate_response(response: Any, engine: PolicyEngine) -> AuthResult:
     parsed: list[dict[str, Any]] = []
     for i, doc in enumerate(docs):
         if isinstance(doc, str):
-            # Whether IoT accepts documents as strings is unverified (IOT_FACTS section 2):
+            # Whether IoT accepts documents as strings is unverified
+            # (docs/custom-authorizer.md#response):
             # accepted here when they parse to an object, measured as sent.
             text = doc
             try:

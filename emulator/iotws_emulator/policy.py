@@ -1,6 +1,6 @@
 """Policy enforcement seam: the emulator asks `CompiledPolicy.evaluate` and nothing else.
 
-`EvaluatorEngine` is the real one (`iotws.evaluator`, DESIGN decision 4). Tests may pass
+`EvaluatorEngine` is the real one (`iotws.evaluator`, docs/design.md#decision-4). Tests may pass
 another engine with the same two methods.
 """
 

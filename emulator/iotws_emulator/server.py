@@ -4,7 +4,8 @@ plain MQTT over TCP.
 HTTP (same port as the WebSocket endpoint):
 - `GET /healthz`, `GET /config.json` (INTERNALS.md "Emulator and web pages"), static files
   of `--serve DIR`: answered from websockets' `process_request` hook;
-- `POST /topics/{url-encoded topic}?qos=&retain=` (IOT_FACTS section 8, what boto3's
+- `POST /topics/{url-encoded topic}?qos=&retain=` (docs/backend-publish.md#http-publish, what
+boto3's
   `iot-data` client sends): websockets only parses body-less GET requests, so
   `_HttpAwareConnection` looks at the request line first and answers non-GET requests
   itself before websockets sees them.
@@ -323,7 +324,8 @@ class Emulator:
         return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
 
     def _check_presigned(self, connection: ServerConnection, request: Request) -> Response | None:
-        """SigV4 query authentication of the upgrade (IOT_FACTS section 6); IoT refuses an
+        """SigV4 query authentication of the upgrade (docs/cognito-guests.md#browser-connection);
+        IoT refuses an
         unsigned, expired or badly signed request at the HTTP level with 403."""
         cognito = self.cognito
         assert cognito is not None

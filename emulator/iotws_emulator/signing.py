@@ -5,7 +5,8 @@ the authorizer's token key name, `x-amz-customauthorizer-signature`: the standar
 base64 of an RSA PKCS#1 v1.5 SHA-256 signature over the raw token, URL-encoded when it
 travels in a query string. The gateway checks it against the authorizer's
 `tokenSigningPublicKeys` and refuses a missing or bad signature **without invoking the
-Lambda** (IOT_FACTS sections 1 and 2). The Lambda then sees `signatureVerified: true`.
+Lambda** (docs/custom-authorizer.md#event, docs/custom-authorizer.md#token-signing). The Lambda then
+sees `signatureVerified: true`.
 
 How the emulator uses this module (before it builds the event):
 
@@ -63,7 +64,8 @@ def verify_request_signature(token: str, signature_b64: str, public_keys: dict[s
             key = serialization.load_pem_public_key(pem.encode("ascii"))
         except (ValueError, TypeError, UnicodeEncodeError, AttributeError):
             continue
-        # IoT takes RSA keys of at least 2,048 bits only (IOT_FACTS section 2).
+        # IoT takes RSA keys of at least 2,048 bits only
+        # (docs/custom-authorizer.md#authorizer-resource).
         if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
             continue
         try:

@@ -1,4 +1,4 @@
-"""The Cognito guest path of the emulator (IOT_FACTS section 6).
+"""The Cognito guest path of the emulator (docs/cognito-guests.md).
 
 - `verify_presigned` checks a SigV4-presigned WebSocket upgrade (`GET /mqtt?X-Amz-...`) the
   way the IoT device gateway does: service `iotdevicegateway`, signed header `host`,
@@ -34,7 +34,8 @@ MAX_EXPIRES = 604_800  # SigV4 query authentication: at most 7 days
 CLOCK_SKEW = dt.timedelta(minutes=5)
 CREDENTIALS_TTL = 3600  # Cognito guest credentials last one hour
 TARGET_PREFIX = "AWSCognitoIdentityService."
-COGNITO_SUB = "cognito-identity.amazonaws.com:sub"  # policy variable (IOT_FACTS section 6)
+# policy variable (docs/cognito-guests.md#binding-the-client-id)
+COGNITO_SUB = "cognito-identity.amazonaws.com:sub"
 _KEY_CHARS = string.ascii_uppercase + string.digits
 
 
@@ -89,7 +90,8 @@ def verify_presigned(
     now: dt.datetime | None = None,
     service: str = SERVICE,
 ) -> Verdict:
-    """Check a presigned `GET /mqtt` (IOT_FACTS section 6); `lookup` maps an access key id
+    """Check a presigned `GET /mqtt` (docs/cognito-guests.md#browser-connection); `lookup` maps an
+    access key id
     to its credentials, None for an unknown key."""
     now = now or dt.datetime.now(dt.UTC)
     parts = urlsplit(path_and_query)
@@ -129,7 +131,7 @@ def verify_presigned(
         return Verdict(False, "presigned URL expired", params=params)
     if signed_at > now + CLOCK_SKEW:
         return Verdict(False, "signed in the future", params=params)
-    # IOT_FACTS section 6: the token follows the signature and is not signed.
+    # docs/cognito-guests.md#browser-connection: the token follows the signature and is not signed.
     names = [p.split("=", 1)[0] for p in parts.query.split("&") if p]
     if TOKEN_PARAM in names and names.index(TOKEN_PARAM) < names.index("X-Amz-Signature"):
         return Verdict(False, "session token before the signature (it was signed)", params=params)

@@ -1,9 +1,10 @@
-"""Topic names and filters the way AWS IoT Core checks and matches them (IOT_FACTS section 4)."""
+"""Topic names and filters the way AWS IoT Core checks and matches them
+(docs/data-plane.md#topics)."""
 
 from __future__ import annotations
 
-MAX_TOPIC_BYTES = 256  # IOT_FACTS section 4
-MAX_SLASHES = 7  # IOT_FACTS section 4
+MAX_TOPIC_BYTES = 256  # docs/data-plane.md#topics
+MAX_SLASHES = 7  # docs/data-plane.md#topics
 
 
 def topic_name_error(topic: str) -> str | None:
@@ -73,8 +74,8 @@ def is_wildcard(topic_filter: str) -> bool:
 def matches(topic_filter: str, topic: str) -> bool:
     """Whether a message on `topic` is delivered to a subscription on `topic_filter`.
 
-    AWS differs from the MQTT specification: `a/#` does not match `a` (IOT_FACTS
-    section 4). As in MQTT, a filter starting with a wildcard never matches a topic
+    AWS differs from the MQTT specification: `a/#` does not match `a` (
+    docs/data-plane.md#topics). As in MQTT, a filter starting with a wildcard never matches a topic
     starting with `$`.
     """
     if topic_filter == topic:

@@ -57,7 +57,7 @@ locals {
         Resource = ["${local.table_arn}/index/online"]
       },
       {
-        # The online list is a retained message (IOT_FACTS section 3: RetainPublish needs
+        # The online list is a retained message (docs/iot-policies.md: RetainPublish needs
         # Publish too).
         Sid      = "PublishPresence"
         Effect   = "Allow"
@@ -185,7 +185,7 @@ resource "aws_lambda_function" "backend" {
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (topic prefix, endpoint, table name); the AWS-managed key encrypts it at rest.
 }
 
-# The rules invoke asynchronously (IOT_FACTS section 7): bound the retries and the age.
+# The rules invoke asynchronously (docs/rules-engine.md#lambda-action): bound the retries and the age.
 resource "aws_lambda_function_event_invoke_config" "backend" {
   for_each = local.functions
 

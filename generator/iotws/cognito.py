@@ -1,7 +1,7 @@
 """The Cognito guest path: render a profile as the IAM policy of an identity pool's role.
 
 Unauthenticated (guest) Cognito identities are authorized by their role's IAM policy
-alone (IOT_FACTS section 6): no IoT policy is attached to them. That IAM policy is
+alone (docs/cognito-guests.md): no IoT policy is attached to them. That IAM policy is
 rendered here from the access-spec profile named by `cognito.guest_profile`:
 
 | spec | IAM action | resource |
@@ -13,7 +13,8 @@ rendered here from the access-spec profile named by `cognito.guest_profile`:
 
 and nothing else. `{identity_id}` is the only placeholder a guest has: it becomes the IAM
 policy variable `${cognito-identity.amazonaws.com:sub}`, the identity id Cognito gave the
-caller (IOT_FACTS sections 3 and 6). The client-id rule must contain it, so a guest can
+caller (docs/iot-policies.md, docs/cognito-guests.md). The client-id rule must contain it, so a
+guest can
 connect only with its own client id and never take over another guest's connection.
 
 IAM policies cannot carry run-time slots, so the ARNs need the spec's literal
@@ -33,17 +34,18 @@ from typing import Any, Protocol
 from iotws.errors import IotwsError
 
 IDENTITY_PLACEHOLDER = "identity_id"
-# The IAM policy variable of the caller's Cognito identity id (IOT_FACTS sections 3 and 6).
+# The IAM policy variable of the caller's Cognito identity id
+# (docs/iot-policies.md#policy-variables, docs/cognito-guests.md#binding-the-client-id).
 IDENTITY_VARIABLE = "${cognito-identity.amazonaws.com:sub}"
 # Cognito identity ids are at most 55 characters ("<region>:<uuid>", GetId API reference).
 IDENTITY_ID_MAX_LENGTH = 55
-CLIENT_ID_MAX_BYTES = 128  # IOT_FACTS section 4
-TOPIC_MAX_BYTES = 256  # IOT_FACTS section 4
-TOPIC_MAX_SLASHES = 7  # IOT_FACTS section 4
+CLIENT_ID_MAX_BYTES = 128  # docs/data-plane.md#client-ids
+TOPIC_MAX_BYTES = 256  # docs/data-plane.md#topics
+TOPIC_MAX_SLASHES = 7  # docs/data-plane.md#topics
 # IAM quotas, counted without white space (IAM User Guide, "IAM and AWS STS quotas").
 INLINE_ROLE_POLICY_MAX_CHARS = 10_240
 MANAGED_POLICY_MAX_CHARS = 6_144
-# A named IoT policy (what an authenticated identity also needs): IOT_FACTS section 3.
+# A named IoT policy (what an authenticated identity also needs): docs/iot-policies.md.
 IOT_POLICY_MAX_CHARS = 2_048
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
@@ -188,7 +190,7 @@ def _client_resource(profile: ProfileLike, fld: str) -> str:
     if len(_PLACEHOLDER_RE.findall(body)) != 1:
         raise IotwsError(
             "must contain {identity_id} exactly once, so that a guest can connect only with "
-            "its own client id (IOT_FACTS section 6)",
+            "its own client id (docs/cognito-guests.md#binding-the-client-id)",
             field=fld,
             fix="write e.g. guest-{identity_id} or {identity_id}",
         )
@@ -197,7 +199,7 @@ def _client_resource(profile: ProfileLike, fld: str) -> str:
         raise IotwsError(
             f"{rule!r} has characters client ids here may not have",
             field=fld,
-            fix="use letters, digits and _ . : @ = | - around {identity_id} (IOT_FACTS section 3)",
+            fix="use letters, digits and _ . : @ = | - around {identity_id} (docs/iot-policies.md)",
         )
     size = len(_worst_case(body).encode()) + (1 if wildcard else 0)
     if size > CLIENT_ID_MAX_BYTES:
@@ -246,7 +248,8 @@ def _topic_path(pattern: str, prefix: str, fld: str) -> tuple[str, bool]:
             out.append("*")
             widened = True
         elif level == "#":
-            # `*` is multi-level like `#`; neither matches the parent (IOT_FACTS 3/4).
+            # `*` is multi-level like `#`; neither matches the parent
+            # (docs/iot-policies.md#matching, docs/data-plane.md#topics).
             out.append("*")
         else:
             out.append(_substitute(level))

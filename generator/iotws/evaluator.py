@@ -1,6 +1,6 @@
-"""Offline evaluation of AWS IoT Core policies: the oracle of DESIGN decision 4.
+"""Offline evaluation of AWS IoT Core policies: the oracle of docs/design.md#decision-4.
 
-No network, no AWS. The semantics are those of IOT_FACTS section 3 (iot-policies.html,
+No network, no AWS. The semantics are those of docs/iot-policies.md (iot-policies.html,
 pub-sub-policy.html, iot-policy-actions.html, iot-policy-variables.html):
 
 - `Statement` is an object or a list; `Action`/`NotAction`, `Resource`/`NotResource`
@@ -14,14 +14,15 @@ pub-sub-policy.html, iot-policy-actions.html, iot-policy-variables.html):
   `aws:SourceIp`, `iot:DomainName`, `iot:Connection.Thing.*`,
   `cognito-identity.amazonaws.com:sub`, ...). `${*}`, `${?}`, `${$}` stand for the literal
   characters. A statement that refers to a variable the request cannot resolve does not
-  apply (IOT_FACTS section 3: an unresolvable variable makes the statement deny). Our own
+  apply (docs/iot-policies.md#policy-variables: an unresolvable variable makes the statement deny).
+  Our own
   `${iotws:...}` slots are such variables unless the caller fills them: an unfilled slot
   never matches.
 - Explicit Deny beats any Allow; no matching statement is an implicit deny.
 
 Choices where AWS documents nothing (unverified, coded defensively):
 
-- `NotAction` is supported as in IAM; IoT does not document it (IOT_FACTS section 3).
+- `NotAction` is supported as in IAM; IoT does not document it (docs/iot-policies.md#conditions).
 - Whether `*`/`?` inside a *substituted value* act as wildcards is not documented. The
   evaluator assumes the worst case (they do), so it never reports a deny where AWS might
   allow. The kit's authorizer rejects such values before they reach a policy.
@@ -68,8 +69,9 @@ __all__ = [
     "parse_document",
 ]
 
-# IoT data-plane actions and the resource type each is checked against (IOT_FACTS
-# section 3, iot-policy-actions.html). `iotws simulate` refuses any other action name.
+# IoT data-plane actions and the resource type each is checked against (
+# docs/iot-policies.md#actions-and-resources, iot-policy-actions.html). `iotws simulate` refuses any
+# other action name.
 KNOWN_ACTIONS: dict[str, str] = {
     "iot:Connect": "client",
     "iot:Publish": "topic",
@@ -400,7 +402,7 @@ class _Condition:
                     value = _lookup(variables, text)
                     if value is None:
                         # Unresolvable variable in a condition value: this value never
-                        # matches (IOT_FACTS section 3, coded closed).
+                        # matches (docs/iot-policies.md#matching, coded closed).
                         break
                     parts.append(value)
                 else:

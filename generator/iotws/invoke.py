@@ -8,7 +8,7 @@ call returns, so two different zips, or the zip and the source tree, never see e
 other's modules or caches. Calls to the same authorizer run concurrently (no lock is held
 while a handler runs); a call to a different authorizer waits until they are done.
 
-Used by `iotws invoke-authorizer`, the emulator (DESIGN decision 7) and the benchmark.
+Used by `iotws invoke-authorizer`, the emulator (docs/design.md#decision-7) and the benchmark.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/iotws-authorizer"
     log_stream_name: str = "local"
-    timeout_ms: int = 5000  # IoT Core gives the authorizer 5 seconds (IOT_FACTS section 2)
+    # IoT Core gives the authorizer 5 seconds (docs/custom-authorizer.md#response)
+    timeout_ms: int = 5000
 
     def get_remaining_time_in_millis(self) -> int:
         return self.timeout_ms

@@ -21,7 +21,7 @@ is 1-based; substitution templates (`${expr}`, iot-substitution-templates.html) 
 evaluated against the original payload, never against SELECT aliases.
 
 The library holds the language so that `iotws generate` and the emulator agree on it
-(DESIGN decision 9); the emulator's rules engine evaluates with it.
+(docs/design.md#decision-9); the emulator's rules engine evaluates with it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Lint IoT policy documents: the mistakes IoT policies invite (IOT_FACTS sections 2-4).
+"""Lint IoT policy documents: the mistakes IoT policies invite (docs/custom-authorizer.md#response,
+docs/iot-policies.md#size-limits, docs/data-plane.md).
 
 Findings have stable ids; never renumber them, add new ones at the end.
 
@@ -52,8 +53,9 @@ from iotws.evaluator import (
     parse_document,
 )
 
-MAX_DOCUMENTS = 10  # IOT_FACTS section 2
-MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS sections 2 and 3
+MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
+# docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
+MAX_DOCUMENT_CHARS = 2048
 SEVERITIES = ("error", "warning", "info")
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _TOPIC_ACTIONS = ("iot:Publish", "iot:Receive", "iot:RetainPublish", "iot:GetRetainedMessage")
@@ -358,7 +360,7 @@ def _statement_findings(
                 "error",
                 f"'+'/'#' in topic resource {r!r} are literal in policies and cannot occur "
                 "in a topic name: it never matches a real topic",
-                "use * in topic/ resources (IOT_FACTS section 3)",
+                "use * in topic/ resources (docs/iot-policies.md#actions-and-resources)",
             )
         if arn.rtype == "topicfilter" and ("+" in arn.name or "#" in arn.name):
             add(
@@ -515,7 +517,7 @@ def _set_findings(
     sample_region = region or "us-east-1"
     sample_account = account or "123456789012"
 
-    # Client-id injection (IOT_FACTS section 3, basic-policy-variables).
+    # Client-id injection (docs/iot-policies.md#client-id-injection, basic-policy-variables).
     connect_allows = [v for v in views if v.effect == "Allow" and _covers(v, "iot:Connect")]
     unbound = any(
         v.not_resource or any(_client_binding(r) in ("any", "partial") for r in v.resources)

@@ -1,4 +1,4 @@
-"""Namespaces that cannot collide (DESIGN decision 8).
+"""Namespaces that cannot collide (docs/design.md#decision-8).
 
 For any two distinct identities, the client ids they may connect with and the topic
 namespaces the spec gives them must be disjoint. This module decides that symbolically,

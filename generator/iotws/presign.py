@@ -1,7 +1,7 @@
 """SigV4-presigned WebSocket URLs for AWS IoT Core (the Cognito guest path).
 
 A browser cannot set headers on a WebSocket upgrade, so IAM credentials travel in the
-query string of a SigV4-presigned URL (IOT_FACTS section 6):
+query string of a SigV4-presigned URL (docs/cognito-guests.md#browser-connection):
 
 - service name `iotdevicegateway`, method `GET`, path `/mqtt`;
 - the only signed header is `host`; the payload hash is the SHA-256 of the empty string;
@@ -37,7 +37,7 @@ PATH = "/mqtt"
 DEFAULT_EXPIRES = 900
 # SigV4 query authentication accepts at most 7 days. The URL's lifetime only bounds when
 # the connection may start; IoT ends a WebSocket connection after 24 hours anyway
-# (IOT_FACTS section 6).
+# (docs/cognito-guests.md).
 MAX_EXPIRES = 604_800
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")

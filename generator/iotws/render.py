@@ -1,10 +1,10 @@
 """Render a validated spec into IoT policy documents, the authorizer configuration,
 the web-client configuration and a report. Pure: returns file contents, writes nothing.
 
-Resource types per action follow IOT_FACTS section 3: Connect on `client/`, Publish and
-Receive on `topic/`, Subscribe on `topicfilter/`. MQTT `+`/`#` are literal characters in
-policy resources, so a `+` or `#` level renders as `*` (which crosses levels: a `+`
-rendered that way is a widening, reported by name; DESIGN decision 4).
+Resource types per action follow docs/iot-policies.md#actions-and-resources: Connect on
+`client/`, Publish and Receive on `topic/`, Subscribe on `topicfilter/`. MQTT `+`/`#` are
+literal characters in policy resources, so a `+` or `#` level renders as `*` (which crosses
+levels: a `+` rendered that way is a widening, reported by name; docs/design.md#decision-4).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from iotws.spec import (
     Spec,
 )
 
-MAX_DOCUMENTS = 10  # IOT_FACTS section 2 / 3
-MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS section 2 / 3
+MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
+# docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
+MAX_DOCUMENT_CHARS = 2048
 REGION_SLOT = "${iotws:region}"
 ACCOUNT_SLOT = "${iotws:account}"
 CLIENT_ID_SLOT = "${iotws:client_id}"
@@ -336,7 +337,8 @@ def authorizer_config(spec: Spec, profiles: dict[str, RenderedProfile]) -> dict[
 
         cfg["jwks"] = resolve_jwks(a.jwks)
     if a.signing_enabled and a.signing_public_keys:
-        # The PEMs IoT verifies token signatures with (IOT_FACTS section 2), for Terraform
+        # The PEMs IoT verifies token signatures with (docs/custom-authorizer.md#token-signing), for
+        # Terraform
         # (`token_signing_public_keys`) and the emulator; public keys, not secrets.
         cfg["signing_public_keys"] = dict(sorted(a.signing_public_keys.items()))
     return cfg

@@ -1,4 +1,4 @@
-"""The access spec's `rules:` section: IoT topic rules, defined once (DESIGN decision 9).
+"""The access spec's `rules:` section: IoT topic rules, defined once (docs/design.md#decision-9).
 
 `iotws generate` checks the section and writes `build/rules.json` in the shape of the
 `modules/iot-topic-rules` module's `rules` input, plus the rule name prefix:

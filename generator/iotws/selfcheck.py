@@ -1,4 +1,5 @@
-"""Build-time proof that rendered policies mean what the spec says (DESIGN decisions 4, 8).
+"""Build-time proof that rendered policies mean what the spec says (docs/design.md#decision-4,
+docs/design.md#decision-8).
 
 Identities are made up the way an attacker would choose them, from the spec itself:
 claim values that are prefixes or extensions of each other, values that contain the

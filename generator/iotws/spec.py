@@ -31,12 +31,13 @@ from iotws.namespaces import (
 from iotws.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
 from iotws.rules import RulesSpec, parse_rules
 
-# Identity values substituted into policies at run time (DESIGN decision 2, IOT_FACTS
-# section 3 "client-id injection"): no + # * ? / $, no control characters, no quotes.
+# Identity values substituted into policies at run time (docs/design.md#decision-2,
+# docs/iot-policies.md#client-id-injection "client-id injection"): no + # * ? / $, no control
+# characters, no quotes.
 IDENTITY_CHARSET = r"^[A-Za-z0-9_.:@=|-]+$"
-CLIENT_ID_MAX_BYTES = 128  # IOT_FACTS section 4
-TOPIC_MAX_BYTES = 256  # IOT_FACTS section 4
-TOPIC_MAX_SLASHES = 7  # IOT_FACTS section 4
+CLIENT_ID_MAX_BYTES = 128  # docs/data-plane.md#client-ids
+TOPIC_MAX_BYTES = 256  # docs/data-plane.md#topics
+TOPIC_MAX_SLASHES = 7  # docs/data-plane.md#topics
 # Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
 IDENTITY_ID_MAX_LENGTH = 55
 DEFAULT_CLAIM_MAX_LENGTH = 64
@@ -94,7 +95,8 @@ class AuthorizerSpec:
     jwks: dict[str, Any] | None
     select: SelectSpec | None
     signing_enabled: bool = False
-    # IoT token signing (IOT_FACTS section 2): key name -> PEM (SubjectPublicKeyInfo),
+    # IoT token signing (docs/custom-authorizer.md#authorizer-resource): key name -> PEM
+    # (SubjectPublicKeyInfo),
     # read from the files named in authorizer.signing.public_keys and validated.
     signing_public_keys: dict[str, str] = field(default_factory=dict)
 
@@ -329,7 +331,8 @@ _FIXES = {
     "aws.account": 'quote the 12-digit account id, e.g. "123456789012"',
     "authorizer.mode": "use one of: public, hs256, jwks",
     "authorizer.name": "use 1-128 of letters, digits, _ = , @ -",
-    "authorizer.token.key_name": "use 1-128 of letters, digits, _ and - (IOT_FACTS section 2)",
+    "authorizer.token.key_name": "use 1-128 of letters, digits, _ and - "
+    "(docs/custom-authorizer.md#authorizer-resource)",
     "authorizer.token.sources": "list some of: token, header, query, password, username",
     "authorizer.session.refresh_after_seconds": "IoT accepts 300 to 86400 seconds",
     "authorizer.session.disconnect_after_seconds": "IoT accepts 300 to 86400 seconds",
@@ -400,7 +403,8 @@ def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:
                     f"name {err.instance!r} is not allowed",
                     field=where,
                     fix=(
-                        "use 1-128 of letters, digits, : _ and - (IOT_FACTS section 2)"
+                        "use 1-128 of letters, digits, : _ and - "
+                        "(docs/custom-authorizer.md#authorizer-resource)"
                         if where.endswith("signing.public_keys")
                         else "use 1-32 lower-case letters, digits and _, starting with a letter"
                     ),
@@ -800,12 +804,13 @@ def _safe_jwks_url(url: str) -> bool:
 
 # --------------------------------------------------------------------------- signing
 
-SIGNING_MIN_RSA_BITS = 2048  # IOT_FACTS section 2
+SIGNING_MIN_RSA_BITS = 2048  # docs/custom-authorizer.md#authorizer-resource
 
 
 def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
     """Read and check `authorizer.signing.public_keys` (name -> PEM file, relative to the
-    spec's folder): RSA public keys of at least 2,048 bits (IOT_FACTS section 2).
+    spec's folder): RSA public keys of at least 2,048 bits
+    (docs/custom-authorizer.md#authorizer-resource).
     Returns name -> PEM (SubjectPublicKeyInfo, as IoT and Terraform take it)."""
     signing = ((spec.raw.get("authorizer") or {}).get("signing")) or {}
     enabled = bool(signing.get("enabled", False))
@@ -841,7 +846,8 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
                 IotwsError(
                     f"key name {name!r} is not allowed",
                     field=fld,
-                    fix='use 1-128 of letters, digits, : _ and - (IOT_FACTS section 2), e.g. "k1"',
+                    fix="use 1-128 of letters, digits, : _ and - "
+                    '(docs/custom-authorizer.md#authorizer-resource), e.g. "k1"',
                 )
             )
             continue
@@ -883,7 +889,8 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
                 IotwsError(
                     f"{path} is not an RSA key; IoT token signing takes RSA keys only",
                     field=fld,
-                    fix="openssl genrsa -out signing.pem 2048 (IOT_FACTS section 2)",
+                    fix="openssl genrsa -out signing.pem 2048 "
+                    "(docs/custom-authorizer.md#authorizer-resource)",
                 )
             )
             continue
@@ -907,7 +914,7 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
 def _literal_topic_problems(text: str) -> list[str]:
     problems = []
     if text.startswith("$"):
-        problems.append("starts with $ (reserved topics, IOT_FACTS section 4)")
+        problems.append("starts with $ (reserved topics, docs/data-plane.md#topics)")
     if any(c in text for c in "+#*?{}"):
         problems.append("contains a wildcard or placeholder character (+ # * ? { })")
     if "" in text.split("/"):
@@ -1016,7 +1023,7 @@ def _client_id_errors(
             IotwsError(
                 f"contains characters that client ids here may not have: {' '.join(bad)}",
                 field=fld,
-                fix="use letters, digits and _ . : @ = | - (IOT_FACTS section 3)",
+                fix="use letters, digits and _ . : @ = | - (docs/iot-policies.md)",
             )
         )
     if rule.startswith("$"):
@@ -1052,7 +1059,7 @@ def _topic_errors(
             IotwsError(
                 "starts with $: reserved topics cannot be granted here",
                 field=fld,
-                fix="use an application topic (IOT_FACTS section 4)",
+                fix="use an application topic (docs/data-plane.md#topics)",
             )
         )
     if topic.startswith("/") or topic.endswith("/") or "//" in topic:
@@ -1134,7 +1141,7 @@ def _describe(values: dict[str, str]) -> str:
 
 
 def _namespace_errors(spec: Spec) -> list[IotwsError]:
-    """DESIGN decision 8: distinct identities get disjoint client ids and namespaces
+    """docs/design.md#decision-8: distinct identities get disjoint client ids and namespaces
     (iotws.namespaces explains the rules). Each error gives a concrete colliding pair."""
     errs: list[IotwsError] = []
     used = _used_profiles(spec)

@@ -1,6 +1,6 @@
 """How `terraform` finds the hashicorp/aws provider, offline or online.
 
-The kit's modules need one provider, hashicorp/aws (DESIGN decision 5). When a
+The kit's modules need one provider, hashicorp/aws (docs/design.md#decision-5). When a
 filesystem mirror holding it is present on the machine we point Terraform at it with a
 CLI configuration of our own, so that `terraform init` works without network access and
 links the provider instead of copying its ~675 MB binary into every working directory:

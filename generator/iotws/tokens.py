@@ -65,8 +65,8 @@ def new_dev_secret() -> bytes:
 
 
 def sign_for_iot(token: str, private_key_pem: bytes) -> str:
-    """IoT token signing: RSA SHA-256 over the raw token, standard base64 (IOT_FACTS
-    section 2). URL-encode the result when it travels in a query string."""
+    """IoT token signing: RSA SHA-256 over the raw token, standard base64 (
+    docs/custom-authorizer.md#response). URL-encode the result when it travels in a query string."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 

@@ -12,5 +12,6 @@ from iotws_authorizer.core import authorize
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """IoT Core custom-authorizer event in, authorizer response out (IOT_FACTS 1 and 2)."""
+    """IoT Core custom-authorizer event in, authorizer response out
+    (docs/custom-authorizer.md#event, docs/custom-authorizer.md#response)."""
     return authorize(event, context)

@@ -7,12 +7,13 @@ Topic layout (relative to the access spec's topic prefix, e.g. `chat/dev`):
     rooms/<room>/messages      this Lambda publishes here; clients subscribe and receive
 
 The rule (examples/chat) selects only what this function reads, so a client cannot smuggle
-`room` or `client_id` in its payload (IOT_FACTS section 7):
+`room` or `client_id` in its payload (docs/rules-engine.md):
 
     SELECT text, topic(4) AS room, clientid() AS client_id, timestamp() AS ts
     FROM '<prefix>/rooms/+/messages/in'
 
-Failure policy. The rule's Lambda action invokes asynchronously (IOT_FACTS section 7); an
+Failure policy. The rule's Lambda action invokes asynchronously
+(docs/rules-engine.md#lambda-action); an
 exception makes Lambda retry the same event twice more. A malformed or oversized message
 would fail the same way every time, so it is *rejected*: one JSON log line and a result
 dict, no exception. A failed publish (throttling, endpoint not ready) is worth retrying, so
@@ -37,7 +38,7 @@ from typing import Any
 from iotws_publish import Publisher
 
 MAX_TEXT_CHARS = 1000
-MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
+MAX_CLIENT_ID_BYTES = 128  # docs/data-plane.md#client-ids
 # A `+` level of the rule's filter is one whole topic level; rooms are further restricted to
 # the identity character set the kit uses everywhere (no wildcards, no `$`, no `/`).
 ROOM_RE = re.compile(r"^[A-Za-z0-9_.:@=|-]{1,64}$")
@@ -87,7 +88,7 @@ def clean_text(raw: object) -> str:
 
 
 def check_client_id(raw: object) -> str:
-    # clientid() is "n/a" when the message did not come over MQTT (IOT_FACTS section 7).
+    # clientid() is "n/a" when the message did not come over MQTT (docs/rules-engine.md).
     if not isinstance(raw, str) or not raw or raw == "n/a":
         raise Rejected("client_id_missing")
     # Control characters and lone surrogates first: the latter cannot even be encoded.

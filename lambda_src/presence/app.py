@@ -1,7 +1,7 @@
 """Presence backend: who is online, kept in DynamoDB from IoT lifecycle events.
 
 Handler `app.handler`; stdlib + boto3 only. Fed by the rule
-`SELECT * FROM '$aws/events/presence/+/+'` (IOT_FACTS section 5).
+`SELECT * FROM '$aws/events/presence/+/+'` (docs/lifecycle-events.md#topics).
 
 Lifecycle events may arrive out of order or twice, and a disconnect may arrive before the
 connect of the same connection; connect and disconnect of one connection share
@@ -41,7 +41,7 @@ Failure policy: a DynamoDB error raises, so Lambda's async retry runs the event 
 the update is idempotent). A failed publish is logged, not raised: the state is stored, and
 the next change publishes a complete list again.
 
-Environment: `TABLE_NAME`, `TOPIC_PREFIX`, `IOT_DATA_ENDPOINT` (IOT_FACTS section 8),
+Environment: `TABLE_NAME`, `TOPIC_PREFIX`, `IOT_DATA_ENDPOINT` (docs/backend-publish.md#endpoint),
 optional `ONLINE_INDEX` (default `online`), optional `CLIENT_ID_PATTERN` (a regular
 expression; events of other client ids are ignored: the lifecycle topics carry every client
 of the account and region, not only this app's).
@@ -59,7 +59,7 @@ from typing import Any
 from iotws_publish import Publisher, PublishError
 
 RANKS = {"connected": 0, "disconnected": 1}
-MAX_CLIENT_ID_BYTES = 128  # IOT_FACTS section 4
+MAX_CLIENT_ID_BYTES = 128  # docs/data-plane.md#client-ids
 MAX_LISTED = 500  # online ids in one presence message; the payload stays far below 128 KB
 OFFLINE_TTL_SECONDS = 7 * 24 * 3600
 # Events this far apart are ordered by timestamp, not versionNumber (reset after about an

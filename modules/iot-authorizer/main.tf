@@ -6,7 +6,7 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
-# Clients connect to wss://<this>/mqtt (IOT_FACTS section 8).
+# Clients connect to wss://<this>/mqtt (docs/backend-publish.md#http-publish).
 data "aws_iot_endpoint" "this" {
   endpoint_type = "iot:Data-ATS"
 }
@@ -35,7 +35,7 @@ resource "aws_cloudwatch_log_group" "this" {
   kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
 
-  #checkov:skip=CKV_AWS_158:KMS encryption of the log group is optional (log_kms_key_arn): the key policy must admit CloudWatch Logs, which this module cannot set up for a caller's key. Logs never contain tokens or secrets (DESIGN decision 3).
+  #checkov:skip=CKV_AWS_158:KMS encryption of the log group is optional (log_kms_key_arn): the key policy must admit CloudWatch Logs, which this module cannot set up for a caller's key. Logs never contain tokens or secrets (docs/design.md#decision-3).
 }
 
 resource "aws_lambda_function" "this" {
@@ -49,7 +49,7 @@ resource "aws_lambda_function" "this" {
   runtime          = var.runtime
   architectures    = [var.architecture]
 
-  # IoT Core waits at most 5 seconds for the authorizer (IOT_FACTS section 2).
+  # IoT Core waits at most 5 seconds for the authorizer (docs/custom-authorizer.md#response).
   timeout     = var.timeout
   memory_size = var.memory_size
 

@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------------------------------
-# Authorizer (IOT_FACTS section 2: CreateAuthorizer constraints)
+# Authorizer (docs/custom-authorizer.md#response: CreateAuthorizer constraints)
 # ---------------------------------------------------------------------------------------
 
 variable "name" {
@@ -147,7 +147,7 @@ variable "architecture" {
 }
 
 variable "timeout" {
-  description = "Lambda timeout in seconds. IoT Core gives a custom authorizer 5 seconds (IOT_FACTS section 2), so 1..5."
+  description = "Lambda timeout in seconds. IoT Core gives a custom authorizer 5 seconds (docs/custom-authorizer.md#response), so 1..5."
   type        = number
   default     = 5
 

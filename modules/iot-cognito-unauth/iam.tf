@@ -1,6 +1,6 @@
 # Roles that Cognito hands out. Each trust policy pins the identity pool (aud) and the
 # kind of identity (amr), so no other pool and no other kind of identity can assume the
-# role (IOT_FACTS section 6: Amplify once shipped roles without this).
+# role (docs/cognito-guests.md#trust-policy: Amplify once shipped roles without this).
 
 locals {
   cognito_principal = "cognito-identity.amazonaws.com"

@@ -1,5 +1,5 @@
 # The Cognito guest path: an identity pool whose guests get temporary AWS credentials,
-# authorized for IoT by the guest role's IAM policy alone (IOT_FACTS section 6).
+# authorized for IoT by the guest role's IAM policy alone (docs/cognito-guests.md).
 
 locals {
   pool_name     = coalesce(var.identity_pool_name, var.name)
@@ -35,7 +35,7 @@ resource "aws_cognito_identity_pool_roles_attachment" "this" {
 }
 
 # Authenticated identities need an IoT policy attached to their identity id as well as
-# the role policy (IOT_FACTS section 6). The attachment (iot:AttachPolicy, target = the
+# the role policy (docs/cognito-guests.md#guest-and-authenticated-identities). The attachment (iot:AttachPolicy, target = the
 # identity id) happens at sign-in, in your backend: identity ids do not exist before.
 resource "aws_iot_policy" "authenticated" {
   count = var.authenticated_iot_policy_document == null ? 0 : 1

@@ -47,7 +47,7 @@ variable "guest_policy_json" {
 }
 
 variable "authenticated_policy_json" {
-  description = "IAM policy JSON for authenticated identities, or null for no authenticated role. Note: authenticated identities ALSO need an IoT policy attached to their identity id (IOT_FACTS section 6); they get the intersection. See authenticated_iot_policy_document."
+  description = "IAM policy JSON for authenticated identities, or null for no authenticated role. Note: authenticated identities ALSO need an IoT policy attached to their identity id (docs/cognito-guests.md#guest-and-authenticated-identities); they get the intersection. See authenticated_iot_policy_document."
   type        = string
   default     = null
 
@@ -68,7 +68,7 @@ variable "authenticated_iot_policy_document" {
   }
 
   validation {
-    # A named IoT policy is at most 2,048 characters without white space (IOT_FACTS section 3).
+    # A named IoT policy is at most 2,048 characters without white space (docs/iot-policies.md#size-limits).
     condition     = var.authenticated_iot_policy_document == null || length(replace(coalesce(var.authenticated_iot_policy_document, "{}"), "/\\s/", "")) <= 2048
     error_message = "authenticated_iot_policy_document is over 2,048 characters without white space, the IoT policy size limit: grant fewer topics."
   }

@@ -1,7 +1,7 @@
 # A permission per Lambda target (actions and error action): principal iot.amazonaws.com,
 # bound to the rule's ARN and this account. Without it the rule silently does nothing;
 # without source_arn/source_account any account's rule could invoke the function
-# (IOT_FACTS section 7).
+# (docs/rules-engine.md).
 
 locals {
   lambda_targets = merge(

@@ -13,7 +13,7 @@ locals {
   partition  = data.aws_partition.current.partition
   arn_prefix = "arn:${local.partition}"
 
-  # Rule names: `<prefix>_<key>`, 1..128 of [a-zA-Z0-9_] (IOT_FACTS section 7).
+  # Rule names: `<prefix>_<key>`, 1..128 of [a-zA-Z0-9_] (docs/rules-engine.md#names-and-sql).
   rule_names = { for k, r in var.rules : k => var.name_prefix == "" ? k : "${var.name_prefix}_${k}" }
   # Built, not read from the rule resource: the role's trust policy needs it before the rule
   # exists (the rule refers to the role).
@@ -52,7 +52,7 @@ locals {
   error_kinds = { for k, e in local.error_actions : k => e == null ? null : one([for kind, v in e : kind if v != null]) }
 
   # Republish topics: the user writes the real topic. A reserved topic (`$aws/...`) is written
-  # with `$$` in the action (IOT_FACTS section 7); a topic already written with `$$` is kept.
+  # with `$$` in the action (docs/rules-engine.md#republish); a topic already written with `$$` is kept.
   # A leading `${` is a substitution template, not a reserved topic.
   republish_action_topic = { for t in distinct(flatten([
     for k, r in var.rules : concat(

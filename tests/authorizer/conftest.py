@@ -339,7 +339,7 @@ def simple() -> Callable[..., dict[str, Any]]:
 
 
 def assert_valid_response(response: Any, *, allowed: bool | None = None) -> None:
-    """The response is valid per IOT_FACTS section 2 and INTERNALS.md."""
+    """The response is valid per docs/custom-authorizer.md#response and INTERNALS.md."""
     assert isinstance(response, dict)
     assert set(response) == RESPONSE_KEYS
     assert isinstance(response["isAuthenticated"], bool)

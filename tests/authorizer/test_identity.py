@@ -114,7 +114,8 @@ def test_client_id_rule_wildcard(
     valid(response, allowed=ok)
     if ok:
         docs = response["policyDocuments"]
-        # Connect is bound to the exact id that passed, never a wildcard (IOT_FACTS 3)
+        # Connect is bound to the exact id that passed, never a wildcard
+        # (docs/iot-policies.md#matching)
         assert _decide(docs, "iot:Connect", _arn("client", client_id)) == "ALLOWED"
         assert _decide(docs, "iot:Connect", _arn("client", "alice-other")) == "IMPLICIT_DENY"
     else:

@@ -1,4 +1,5 @@
-"""Where the token travels (IOT_FACTS section 1), and events of the wrong shape."""
+"""Where the token travels (docs/custom-authorizer.md#where-credentials-travel), and events of the
+wrong shape."""
 
 from __future__ import annotations
 

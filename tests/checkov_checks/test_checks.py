@@ -47,7 +47,7 @@ def test_check_passes_and_fails_exactly_the_named_blocks(
 @pytest.mark.parametrize(
     ("check_id", "resource", "fragment"),
     [
-        ("CKV_IOTWS_1", "aws_iot_authorizer.fail", "IOT_FACTS section 1"),
+        ("CKV_IOTWS_1", "aws_iot_authorizer.fail", "docs/custom-authorizer.md#event"),
         ("CKV_IOTWS_2", "aws_lambda_permission.fail", "no source_arn"),
         ("CKV_IOTWS_2", "aws_lambda_permission.fail_rule_without_account", "source_account"),
         ("CKV_IOTWS_2", "aws_lambda_permission.fail_star", "matches every IoT resource"),

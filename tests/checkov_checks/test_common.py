@@ -46,7 +46,8 @@ def test_has_unresolved(text: str, expected: bool) -> None:
 
 
 def test_glob_matching_follows_iot_policy_rules() -> None:
-    # `*` crosses `/`, `?` is exactly one character, MQTT `+`/`#` are plain (IOT_FACTS 3).
+    # `*` crosses `/`, `?` is exactly one character, MQTT `+`/`#` are plain
+    # (docs/iot-policies.md#matching).
     assert common.glob_match("topic/a/*", "topic/a/b/c")
     assert common.glob_match("client/?", "client/x")
     assert not common.glob_match("client/?", "client/xy")

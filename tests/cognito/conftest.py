@@ -101,7 +101,8 @@ def verify_presigned(
     """Check a presigned GET the way a SigV4 service does (query auth, signed host header).
 
     `secrets` maps access key id -> secret key. With `token_after_signature` the session
-    token is left out of the canonical query (IOT_FACTS section 6) and must follow
+    token is left out of the canonical query (docs/cognito-guests.md#browser-connection) and must
+    follow
     X-Amz-Signature in the URL.
     """
     parts = urlsplit(path_and_query)

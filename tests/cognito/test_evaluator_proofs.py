@@ -1,4 +1,4 @@
-"""The evaluator as oracle (DESIGN decision 4) on the guest role policy.
+"""The evaluator as oracle (docs/design.md#decision-4) on the guest role policy.
 
 A guest may connect only with its own client id and use only the granted topics; every
 other guest's id and topics, and every other action, are denied.
@@ -96,6 +96,7 @@ def test_private_topics_follow_the_identity(guest: PolicySet) -> None:
 
 
 def test_without_an_identity_nothing_identity_bound_is_allowed(guest: PolicySet) -> None:
-    # An unresolvable policy variable makes the statement deny (IOT_FACTS section 3).
+    # An unresolvable policy variable makes the statement deny
+    # (docs/iot-policies.md#policy-variables).
     req = Request("iot:Connect", f"{ARN}client/guest-{ME}", variables={})
     assert guest.evaluate(req).result != "ALLOWED"

@@ -122,7 +122,7 @@ def test_empty_prefix_and_special_characters() -> None:
     got = statements(
         guest_policy('client_id: "{identity_id}-*"\npublish: ["caf\u00e9/a$b"]', prefix="")
     )
-    # `$` is escaped for IAM (IOT_FACTS section 3 escapes); Latin-1 is allowed in IAM.
+    # `$` is escaped for IAM (docs/iot-policies.md escapes); Latin-1 is allowed in IAM.
     assert got["iot:Publish"] == [f"{ARN}topic/caf\u00e9/a${{$}}b"]
     # a trailing * lets one guest open several connections, all under its own id
     assert got["iot:Connect"] == [f"{ARN}client/{SUB}-*"]

@@ -1,4 +1,4 @@
-"""`iotws.presign`: SigV4-presigned IoT WebSocket URLs (IOT_FACTS section 6).
+"""`iotws.presign`: SigV4-presigned IoT WebSocket URLs (docs/cognito-guests.md#browser-connection).
 
 Every expected signature here is computed independently (the `sigv4` fixture: hashlib and
 hmac only). That reference is itself pinned to two published AWS examples first.
@@ -112,7 +112,8 @@ def test_presigned_url_matches_independent_computation(sigv4: SimpleNamespace) -
         "X-Amz-Expires",
         "X-Amz-SignedHeaders",
         "X-Amz-Signature",
-        "X-Amz-Security-Token",  # appended after signing (IOT_FACTS section 6)
+        # appended after signing (docs/cognito-guests.md#browser-connection)
+        "X-Amz-Security-Token",
     ]
     values = dict(params)
     assert values["X-Amz-Credential"] == f"{AKID}/20150830/us-east-1/iotdevicegateway/aws4_request"

@@ -1,7 +1,8 @@
 """The Cognito guest flow in headless Chromium: `iotws emulate` with the cognito-unauth
 example's spec serves its page; the page gets guest credentials from the emulator's fake
 Cognito Identity (GetId, GetCredentialsForIdentity), presigns a SigV4 WebSocket URL
-(IOT_FACTS section 6), connects, subscribes under the guest IAM policy and receives a
+(docs/cognito-guests.md#binding-the-client-id), connects, subscribes under the guest IAM policy and
+receives a
 message published with boto3's `iot-data` client."""
 
 from __future__ import annotations

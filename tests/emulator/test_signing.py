@@ -1,4 +1,5 @@
-"""Token signing in the emulator (IOT_FACTS sections 1 and 2): with signing on, the
+"""Token signing in the emulator (docs/custom-authorizer.md#event,
+docs/custom-authorizer.md#token-signing): with signing on, the
 gateway verifies the signature itself and refuses unsigned or badly signed requests
 without invoking the authorizer."""
 

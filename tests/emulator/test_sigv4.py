@@ -1,6 +1,6 @@
 """The emulator's Cognito guest path: the SigV4 presign verifier with fixed inputs, the fake
 Cognito Identity endpoint, and MQTT connections presigned by `iotws.presign` under the
-guest IAM policy rendered from examples/cognito-unauth/access.yaml (IOT_FACTS section 6)."""
+guest IAM policy rendered from examples/cognito-unauth/access.yaml (docs/cognito-guests.md)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_valid_presigned_url_is_accepted() -> None:
     assert verdict.ok, verdict.reason
     assert verdict.credentials is CREDS
     assert verdict.params["X-Amz-SignedHeaders"] == "host"
-    # the token comes last, after the signature (IOT_FACTS section 6)
+    # the token comes last, after the signature (docs/cognito-guests.md#browser-connection)
     assert presigned().rsplit("&", 1)[1].startswith("X-Amz-Security-Token=")
 
 
@@ -123,7 +123,7 @@ def test_expired_url_and_expired_credentials_are_refused() -> None:
 
 def test_token_signed_before_the_signature_is_refused() -> None:
     # botocore signs the session token into the query when the credentials carry one:
-    # that is exactly what IoT does not accept (IOT_FACTS section 6).
+    # that is exactly what IoT does not accept (docs/cognito-guests.md).
     request = AWSRequest(method="GET", url=f"http://{HOST}/mqtt")
     SigV4QueryAuth(
         Credentials(CREDS.access_key_id, CREDS.secret_key, CREDS.session_token),

@@ -116,7 +116,7 @@ def test_action_names_case_insensitive_resources_case_sensitive() -> None:
 
 
 def test_not_action_is_supported() -> None:
-    # NotAction is unverified for IoT (IOT_FACTS section 3); IAM semantics.
+    # NotAction is unverified for IoT (docs/iot-policies.md#conditions); IAM semantics.
     ps = PolicySet.from_documents(
         [doc({"Effect": "Allow", "NotAction": "iot:Publish", "Resource": "*"})]
     )

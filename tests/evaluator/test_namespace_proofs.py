@@ -1,4 +1,4 @@
-"""Proofs that search (DESIGN decision 8): random specs, and identities whose values an
+"""Proofs that search (docs/design.md#decision-8): random specs, and identities whose values an
 attacker chooses in relation to each other's.
 
 Hypothesis draws specs with several profiles (token profiles with composite client-id

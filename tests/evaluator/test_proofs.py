@@ -1,4 +1,4 @@
-"""Proofs (DESIGN decision 4): for generated access specs and hostile identity values, the
+"""Proofs (docs/design.md#decision-4): for generated access specs and hostile identity values, the
 documents the generator renders for each profile, filled the way the authorizer fills
 them (its own `identity.slot_values` and `identity.documents`), evaluated offline:
 
@@ -9,7 +9,7 @@ them (its own `identity.slot_values` and `identity.documents`), evaluated offlin
 and a value the identity character set rejects is never filled in: the authorizer denies.
 
 The spec's meaning is computed here, independently of the generator, with MQTT
-semantics (IOT_FACTS section 4: `+` is one level, `#` one or more levels, so `a/#`
+semantics (docs/data-plane.md: `+` is one level, `#` one or more levels, so `a/#`
 does not cover `a`).
 """
 

@@ -62,7 +62,8 @@ def test_deterministic_and_valid(spec: Path) -> None:
 
 
 def test_resource_types_per_action() -> None:
-    """IOT_FACTS section 3: Subscribe on topicfilter/, Publish and Receive on topic/."""
+    """docs/iot-policies.md#actions-and-resources: Subscribe on topicfilter/, Publish and Receive on
+    topic/."""
     r = render_spec(parse_spec((HERE / "specs/rooms.yaml").read_text()))
     for prof in r.profiles.values():
         for g in prof.grants:

@@ -58,7 +58,7 @@ def test_token_signature_for_iot_signing(
     args = ["token", "--spec", str(SPEC), "--sub", "bob", "--signing-key", str(pem), "--json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
-    # IOT_FACTS section 2: RSA SHA-256 over the raw token, standard base64
+    # docs/custom-authorizer.md#response: RSA SHA-256 over the raw token, standard base64
     key.public_key().verify(
         base64.b64decode(data["signature"]),
         data["token"].encode(),

@@ -1,7 +1,8 @@
 """Property-based and fuzz tests of the authorizer handler (`app.handler`) over arbitrary
 events and tokens, in modes public, hs256 and jwks.
 
-For every input: it never raises; the response is valid per IOT_FACTS section 2; it never
+For every input: it never raises; the response is valid per docs/custom-authorizer.md#response; it
+never
 allows without a valid credential (tokens made here without the secret or the private
 key, and single-character mutations of valid tokens, are always denied); an allow in
 mode public only ever binds a client id that passed the guest rule; and no decision line

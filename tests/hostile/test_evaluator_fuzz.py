@@ -187,7 +187,8 @@ def test_an_added_deny_all_always_wins(docs: list[Any], req: Request) -> None:
 @SETTINGS
 @given(st.lists(st.one_of(st.text(max_size=60), st.binary(max_size=30).map(repr)), max_size=3))
 def test_documents_as_json_strings(texts: list[str]) -> None:
-    # Responses may carry documents as JSON strings (IOT_FACTS section 2, unverified).
+    # Responses may carry documents as JSON strings (docs/custom-authorizer.md#response,
+    # unverified).
     try:
         PolicySet.from_documents(texts)
     except PolicyError:

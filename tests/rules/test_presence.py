@@ -1,7 +1,7 @@
 """lambda_src/presence: order-safe, idempotent presence in DynamoDB (moto), published on change.
 
 Lifecycle events may arrive out of order or twice, and a disconnect may come before its
-connect (IOT_FACTS section 5): the final state must not depend on arrival order.
+connect (docs/lifecycle-events.md#ordering): the final state must not depend on arrival order.
 """
 
 from __future__ import annotations

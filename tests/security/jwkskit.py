@@ -347,7 +347,7 @@ RESPONSE_KEYS = {
 
 
 def assert_valid_response(response: Any, *, allowed: bool | None = None) -> None:
-    """Valid per IOT_FACTS section 2 and generator/INTERNALS.md."""
+    """Valid per docs/custom-authorizer.md#response and generator/INTERNALS.md."""
     assert isinstance(response, dict) and set(response) == RESPONSE_KEYS
     assert isinstance(response["isAuthenticated"], bool)
     assert re.fullmatch(r"[A-Za-z0-9]{1,128}", response["principalId"])

@@ -1,5 +1,6 @@
 """The access spec's `authorizer.jwks` (presets, safe URLs, required audience) and
-`authorizer.signing` (RSA public keys of at least 2,048 bits, IOT_FACTS section 2), and
+`authorizer.signing` (RSA public keys of at least 2,048 bits,
+docs/custom-authorizer.md#authorizer-resource), and
 what `iotws generate` renders from them for the authorizer, Terraform and the emulator."""
 
 from __future__ import annotations

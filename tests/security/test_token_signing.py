@@ -1,4 +1,5 @@
-"""IoT token signing on the kit side (IOT_FACTS sections 1 and 2): the emulator's
+"""IoT token signing on the kit side (docs/custom-authorizer.md#event,
+docs/custom-authorizer.md#token-signing): the emulator's
 gateway check (`iotws_emulator.signing`) accepts exactly the signatures `iotws token
 --signing-key` (and a production backend) make, from every place a client can put them,
 and refuses unsigned, badly signed and ambiguous requests before any authorizer runs."""

@@ -128,7 +128,7 @@ def test_function_code_is_the_packaged_zip(
 
 def test_permission_source_arn_is_the_authorizer(plan: dict[str, Any]) -> None:
     """The ARN is only known after apply: check that it is unknown now and wired to the
-    authorizer's `arn` in the configuration (IOT_FACTS section 2)."""
+    authorizer's `arn` in the configuration (docs/custom-authorizer.md#response)."""
     change = next(
         rc
         for rc in plan["resource_changes"]

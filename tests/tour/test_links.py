@@ -1,5 +1,5 @@
 """Nothing in the repository points outside it: no citation of notes kept elsewhere, every
-relative markdown link resolves to a file of the repository, and every `docs/PAGE.md#anchor`
+relative markdown link resolves to a file of the repository, and every docs/ page and anchor
 cited anywhere (code comments included) names a heading or an explicit anchor of that page."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A Cognito guest from the command line: what the example page does, with boto3 + paho-mqtt.
 
 1. Cognito enhanced flow: `GetId`, then `GetCredentialsForIdentity` (unsigned calls; no AWS
-   credentials are needed on this machine, IOT_FACTS section 6).
+   credentials are needed on this machine, docs/cognito-guests.md).
 2. Presign `wss://<endpoint>/mqtt` with those credentials (`iotws.presign`).
 3. Connect with the client id `guest-<identity id>` (or `--client-id`), subscribe, publish
    one message, print what arrives, disconnect.
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         transport="websockets",
         protocol=mqtt.MQTTv311,
     )
-    # The presigned query string is part of the upgrade request's path (IOT_FACTS section 6).
+    # The presigned query string is part of the upgrade request's path
+    # (docs/cognito-guests.md#browser-connection).
     client.ws_set_options(path=f"{parts.path}?{parts.query}")
     if tls:
         client.tls_set()

@@ -8,7 +8,7 @@
 The topic is `<prefix>/<topic>` (default `<prefix>/server`, the topic every page subscribes
 to); the prefix comes from the access spec's `topic_prefix` (default `<app>/<stage>`) or
 `--prefix`. On AWS this is `POST /topics/{url-encoded topic}?qos=..&retain=..` signed with
-SigV4 against the account's ATS data endpoint (IOT_FACTS section 8). The caller needs
+SigV4 against the account's ATS data endpoint (docs/backend-publish.md#endpoint). The caller needs
 `iot:Publish` on `arn:aws:iot:REGION:ACCOUNT:topic/<topic>` (and `iot:RetainPublish` for
 `--retain`); `iot:DescribeEndpoint` too when neither `--endpoint` nor the environment
 variable `IOT_DATA_ENDPOINT` gives the endpoint.

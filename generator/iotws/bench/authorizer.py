@@ -143,7 +143,8 @@ def mint(sub: str = "alice", key: bytes = SECRET) -> str:
 
 
 def wss_event(client_id: str, token: str | None = None) -> dict[str, Any]:
-    """A browser's WSS connect (IOT_FACTS section 1): token in the query string."""
+    """A browser's WSS connect (docs/custom-authorizer.md#where-credentials-travel): token in the
+    query string."""
     query = "?x-amz-customauthorizer-name=demo-dev-authorizer"
     if token is not None:
         query += f"&token={token}"

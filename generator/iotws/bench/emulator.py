@@ -46,7 +46,7 @@ SCENARIO_TIMEOUT = 20.0
 CONNECTS = 200
 MESSAGES_1TO1 = 3000
 MESSAGES_FANOUT = 800
-WINDOW = 100  # QoS 1 publishes in flight (IoT allows 100, IOT_FACTS section 4)
+WINDOW = 100  # QoS 1 publishes in flight (IoT allows 100, docs/data-plane.md#qos-and-keep-alive)
 
 
 def _free_port() -> int:
@@ -88,7 +88,8 @@ class Target:
         return self.url + (f"?token={self.token}" if self.token else "")
 
     def username(self) -> str | None:
-        # over TCP the token travels in the user-name query (IOT_FACTS section 1)
+        # over TCP the token travels in the user-name query
+        # (docs/custom-authorizer.md#where-credentials-travel)
         return f"bench?token={self.token}" if self.token and self.url.startswith("tcp") else None
 
 

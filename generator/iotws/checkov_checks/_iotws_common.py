@@ -26,7 +26,7 @@ GUIDE = "generator/iotws/checkov_checks/README.md"
 """Where each check's "why" and "how to fix or skip" is written down."""
 
 # IoT data-plane actions whose resource names one client, topic, filter or thing
-# (IOT_FACTS section 3). `iot:ListRetainedMessages` is left out on purpose: its only
+# (docs/iot-policies.md). `iot:ListRetainedMessages` is left out on purpose: its only
 # resource is `*`.
 DATA_PLANE_ACTIONS = (
     "iot:Connect",
@@ -56,7 +56,8 @@ _TF_REFERENCE = re.compile(
     r"(?<![A-Za-z0-9_:])(var|local|module|data|each|count|path|self|terraform)\.[A-Za-z_]"
 )
 # An IAM / IoT policy variable: `${namespace:key}` or the escapes `${*}`, `${?}`, `${$}`
-# (IOT_FACTS section 3). Anything else between `${` and `}` is Terraform interpolation.
+# (docs/iot-policies.md#policy-variables). Anything else between `${` and `}` is Terraform
+# interpolation.
 _POLICY_VARIABLE = re.compile(r"\$\{(?:[A-Za-z0-9_.-]+:[^}]*|\*|\?|\$)\}")
 _INTERPOLATION = re.compile(r"\$\{[^}]*\}")
 _WHOLE_INTERPOLATION = re.compile(r"\$\{.*\}", re.DOTALL)

@@ -1,7 +1,7 @@
 """CKV_IOTWS_1 (MEDIUM): an `aws_iot_authorizer` with `signing_disabled = true`.
 
 Why: with token signing on, IoT Core checks an RSA SHA-256 signature of the token and
-rejects a bad one *without calling the Lambda* (IOT_FACTS section 1). With signing off,
+rejects a bad one *without calling the Lambda* (docs/custom-authorizer.md#event). With signing off,
 every client on the internet that names the authorizer gets the Lambda invoked, and the
 account pays for each invocation, before the Lambda has had a chance to say no.
 
@@ -15,7 +15,8 @@ reason, for example
       ...
     }
 
-`signingDisabled` cannot be changed after creation (IOT_FACTS section 2): switching it
+`signingDisabled` cannot be changed after creation (docs/custom-authorizer.md#authorizer-resource):
+switching it
 later replaces the authorizer, so decide before the first apply.
 """
 
@@ -54,7 +55,7 @@ class IotAuthorizerSigningDisabled(BaseResourceCheck):
         if common.as_bool(value) is True:
             self.details.append(
                 "signing_disabled = true: IoT invokes the Lambda for every connection attempt "
-                "that names this authorizer, signed or not (IOT_FACTS section 1)"
+                "that names this authorizer, signed or not (docs/custom-authorizer.md#event)"
             )
             return CheckResult.FAILED
         return CheckResult.PASSED  # false, or a value checkov could not resolve

@@ -5,10 +5,10 @@ lets IoT invoke the function on behalf of *any* authorizer or topic rule, in any
 (the confused-deputy problem).
 
 - Authorizer permissions need `source_arn` = the authorizer's ARN
-  (`arn:aws:iot:REGION:ACCOUNT:authorizer/NAME`, IOT_FACTS section 2).
+  (`arn:aws:iot:REGION:ACCOUNT:authorizer/NAME`, docs/custom-authorizer.md#response).
 - Topic rule permissions need `source_arn` = the rule's ARN
   (`arn:aws:iot:REGION:ACCOUNT:rule/NAME`) **and** `source_account`; without them any
-  account could trigger the function (IOT_FACTS section 7).
+  account could trigger the function (docs/rules-engine.md).
 
 A `source_arn` of `*` counts as none. Values checkov cannot resolve are trusted (no finding).
 """
@@ -62,7 +62,7 @@ class IotLambdaPermissionSource(BaseResourceCheck):
         if not _is_set(source_arn):
             self.details.append(
                 "no source_arn: IoT may invoke this function for any authorizer or rule "
-                "(IOT_FACTS sections 2 and 7)"
+                "(docs/custom-authorizer.md#response, docs/rules-engine.md)"
             )
             return CheckResult.FAILED
         literal = common.as_str(source_arn)
@@ -71,7 +71,7 @@ class IotLambdaPermissionSource(BaseResourceCheck):
             return CheckResult.FAILED
         if _is_rule_arn(source_arn) and not _is_set(common.attribute(conf, "source_account")):
             self.details.append(
-                "topic rule permission without source_account (IOT_FACTS section 7)"
+                "topic rule permission without source_account (docs/rules-engine.md#lambda-action)"
             )
             return CheckResult.FAILED
         return CheckResult.PASSED

@@ -3,7 +3,7 @@
 Why: `iot:*` (or `*`) grants every IoT action, control plane included (attach policies,
 create things, delete rules). And a data-plane action on `Resource: "*"` lets the holder
 connect as any client id, publish or subscribe to every topic of the account's single
-shared endpoint: every app and stage in the account and region (IOT_FACTS sections 3 and
+shared endpoint: every app and stage in the account and region (docs/iot-policies.md and
 7). The kit renders narrow `client/`, `topic/` and `topicfilter/` resources from the access
 spec (`iotws generate`); hand-written policies should do the same.
 

@@ -2,14 +2,16 @@
 
 Why: a client that may connect with any id can (a) take over another client's connection,
 since a second connection with the same id drops the first (`DUPLICATE_CLIENTID`,
-IOT_FACTS section 4), and (b) when other statements use `${iot:ClientId}` in topic
+docs/data-plane.md#topics), and (b) when other statements use `${iot:ClientId}` in topic
 resources, connect with the id `+` or `#` and turn a private filter into a wildcard one
-(client-id injection, IOT_FACTS section 3). Bind Connect to an id derived from the
+(client-id injection, docs/iot-policies.md#client-id-injection). Bind Connect to an id derived from
+the
 verified identity:
 
 - `client/${iotws:client_id}`: the kit's authorizer documents, whose slot is filled with
   an id that passed the profile's rule (generator/INTERNALS.md);
-- `client/${cognito-identity.amazonaws.com:sub}`: Cognito identities (IOT_FACTS section 6);
+- `client/${cognito-identity.amazonaws.com:sub}`: Cognito identities
+(docs/cognito-guests.md#binding-the-client-id);
 - `client/${iot:Connection.Thing.ThingName}`: certificate-attached things;
 - or literal, specific client ids.
 

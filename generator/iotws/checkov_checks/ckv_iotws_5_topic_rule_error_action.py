@@ -3,7 +3,7 @@
 Why: when a rule's action fails (throttled Lambda, missing permission, full queue), IoT
 drops the message and nobody hears of it. An error action receives one JSON message per
 failure with `ruleName`, `topic`, `clientId`, `base64OriginalPayload` and
-`failures[{failedAction, failedResource, errorMessage}]` (IOT_FACTS section 7); the
+`failures[{failedAction, failedResource, errorMessage}]` (docs/rules-engine.md#error-action); the
 kit's `modules/iot-topic-rules` sends them to a CloudWatch log group by default.
 
 A `dynamic "error_action"` block counts as present unless its `for_each` is visibly empty.

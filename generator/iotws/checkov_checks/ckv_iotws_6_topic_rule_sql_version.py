@@ -1,6 +1,7 @@
 """CKV_IOTWS_6 (MEDIUM): an `aws_iot_topic_rule` whose SQL version is not `2016-03-23`.
 
-Why: a rule without a SQL version runs as `2015-10-08` (IOT_FACTS section 7), the oldest
+Why: a rule without a SQL version runs as `2015-10-08` (docs/rules-engine.md#names-and-sql), the
+oldest
 semantics of the rules SQL; the kit writes every rule for `2016-03-23`, and `beta` may
 change under you. The hashicorp/aws provider makes `sql_version` a required argument, so
 this check mostly catches an old or beta value written on purpose or copied from an old

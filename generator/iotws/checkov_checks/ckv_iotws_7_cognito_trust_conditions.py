@@ -8,7 +8,7 @@ Why: Cognito identity pools hand out a role's credentials through
   identities of *any* pool (anyone's, in any account) could assume the role; and
 - `cognito-identity.amazonaws.com:amr` (AWS's examples use `ForAnyValue:StringLike`) to
   `unauthenticated` or `authenticated`, or guests could assume the role meant for
-  signed-in users (IOT_FACTS section 6; Amplify once shipped roles without this).
+  signed-in users (docs/cognito-guests.md#trust-policy; Amplify once shipped roles without this).
 
 An `amr` condition under a negated (`StringNotLike`) or `ForAllValues:` operator, or with
 the value `*`, does not count. Covers `aws_iam_role.assume_role_policy` and

@@ -1,4 +1,4 @@
-"""`iotws emulate --spec access.yaml`: the local IoT Core data plane (DESIGN decision 7).
+"""`iotws emulate --spec access.yaml`: the local IoT Core data plane (docs/design.md#decision-7).
 
 A thin command: it checks its arguments and runs `iotws_emulator.app`, which loads the
 spec and its build and serves MQTT over WebSockets, HTTP publish and the web page.

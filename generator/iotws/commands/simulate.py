@@ -392,7 +392,8 @@ def run(args: argparse.Namespace) -> int:
     expected_type = KNOWN_ACTIONS[action]
     rtype = resource.split(":", 5)[5].split("/", 1)[0] if resource.count(":") >= 5 else "*"
     if rtype != expected_type:
-        # IOT_FACTS section 3: each action is checked against one resource type; a
+        # docs/iot-policies.md#actions-and-resources: each action is checked against one resource
+        # type; a
         # mismatch is legal to ask about but is never what IoT itself checks.
         print(
             f"iotws simulate: warning: {action} is checked against {expected_type} "

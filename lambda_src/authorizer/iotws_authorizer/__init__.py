@@ -3,12 +3,12 @@
 Modules, one concern each:
 
 - `config`: loads `iotws_config.json` once per container and compiles it.
-- `tokens`: finds the token in an IoT Core event (IOT_FACTS section 1).
+- `tokens`: finds the token in an IoT Core event (docs/custom-authorizer.md#event).
 - `verifiers`: the verifier registry keyed by mode (`hs256` built in; `jwks` is an
   module `iotws_authorizer.jwks`, which imports PyJWT lazily).
 - `hs256`: HMAC-SHA256 JWT verification.
 - `identity`: profile selection, identity checks, client-id rule, slot filling.
-- `response`: the allow/deny response (IOT_FACTS section 2).
+- `response`: the allow/deny response (docs/custom-authorizer.md#response).
 - `log`: one structured JSON line per decision.
 - `secrets`: the HS256 secret (SSM, Secrets Manager or env), cached per container,
   with the `set_override` seam for tests and the local emulator.

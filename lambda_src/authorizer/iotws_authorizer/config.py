@@ -22,10 +22,12 @@ CONFIG_ENV = "IOTWS_CONFIG"
 FILE_NAME = "iotws_config.json"
 MODES = ("public", "hs256", "jwks")
 TOKEN_SOURCES = ("token", "header", "query", "password", "username")
-MAX_DOCUMENTS = 10  # IOT_FACTS section 2
-MAX_DOCUMENT_CHARS = 2048  # IOT_FACTS section 2/3 (compact JSON, see module docstring)
-CLIENT_ID_MAX_BYTES = 128  # IOT_FACTS section 4
-SESSION_MIN, SESSION_MAX = 300, 86400  # IOT_FACTS section 2
+MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
+# docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits (compact JSON, see
+# module docstring)
+MAX_DOCUMENT_CHARS = 2048
+CLIENT_ID_MAX_BYTES = 128  # docs/data-plane.md#client-ids
+SESSION_MIN, SESSION_MAX = 300, 86400  # docs/custom-authorizer.md#response
 
 SLOT_PREFIX = "${iotws:"
 SLOT_CLIENT_ID = "${iotws:client_id}"

@@ -7,7 +7,7 @@
    present but invalid is always a deny, never a downgrade (INTERNALS.md).
 3. Verify it with the mode's verifier and select the profile from its claims.
 4. Check the identity values and the client-id rule, fill the slots, check the sizes.
-5. Answer per IOT_FACTS section 2 and log one line.
+5. Answer per docs/custom-authorizer.md#response and log one line.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every value that is substituted into a policy (claims and the client id) is checked
 against `identity.charset` (fullmatch, ASCII) and, whatever the configuration says, a
 fixed guard: printable ASCII only and none of `+ # * ? / $ " \\ { }` (MQTT and IoT
-policy wildcards, reserved `$`, JSON escapes and slot syntax; IOT_FACTS section 3,
+policy wildcards, reserved `$`, JSON escapes and slot syntax; docs/iot-policies.md#matching,
 client-id injection). The values then go in with plain `str.replace`: no JSON escaping
 is ever needed, and the compact length is the text length.
 """
@@ -139,7 +139,8 @@ def slot_values(
 
 
 def check_client_id(client_id: Any, profile: Profile, values: dict[str, str], cfg: Config) -> None:
-    """The profile's client-id rule (IOT_FACTS section 4: at most 128 bytes, no leading $)."""
+    """The profile's client-id rule (docs/data-plane.md#client-ids: at most 128 bytes, no leading
+    $)."""
     if not safe_value(client_id, cfg, cfg.client_id_max_bytes):
         raise Deny(BAD_CLIENT_ID)
     # ASCII-only after safe_value, so characters are bytes; `$` is refused by the guard.

@@ -13,8 +13,9 @@ The key set: fetched from `jwks_url` on first use, once per container, and cache
 `cache_ttl_seconds`. A token with an unknown `kid` (key rotation) triggers a refetch,
 at most once per `refresh_interval_seconds`: a flood of made-up `kid`s costs at most one
 fetch per interval (no fetch storm), and so does an outage. Every fetch has a hard
-deadline of `fetch_timeout_seconds` (default 1.5 s, well inside IoT's 5 s, IOT_FACTS
-section 2), follows no redirect, reads at most 64 KiB. When a refresh fails the previous
+deadline of `fetch_timeout_seconds` (default 1.5 s, well inside IoT's 5 s,
+docs/custom-authorizer.md#response), follows no redirect, reads at most 64 KiB. When a refresh fails
+the previous
 key set stays usable for at most one more TTL (stale-if-error); with no usable keys the
 request is denied with `jwks_unavailable`.
 
@@ -159,7 +160,8 @@ def parse_settings(raw_config: dict[str, Any]) -> Settings:
     s.leeway = int(_number(raw, "leeway_seconds", 30, 0, 300))
     s.cache_ttl = int(_number(raw, "cache_ttl_seconds", 3600, 60, 86400))
     s.refresh_interval = int(_number(raw, "refresh_interval_seconds", 60, 1, 3600))
-    # IoT gives the whole authorizer 5 s (IOT_FACTS section 2): a fetch may take at most 3.
+    # IoT gives the whole authorizer 5 s (docs/custom-authorizer.md#response): a fetch may take at
+    # most 3.
     s.fetch_timeout = float(_number(raw, "fetch_timeout_seconds", 1.5, 0.05, 3))
     subject = raw.get("subject_claim", "sub")
     if not isinstance(subject, str) or not subject:

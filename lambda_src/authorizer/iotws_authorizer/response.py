@@ -1,4 +1,4 @@
-"""The authorizer response (IOT_FACTS section 2; generator/INTERNALS.md).
+"""The authorizer response (docs/custom-authorizer.md#response; generator/INTERNALS.md).
 
 Always the same five keys; both durations are always sent (the defaults are not
 documented). `principalId` must be 1-128 letters and digits: it is a hash, never a

@@ -1,7 +1,8 @@
-"""Find the token in an IoT Core custom-authorizer event (IOT_FACTS section 1).
+"""Find the token in an IoT Core custom-authorizer event (docs/custom-authorizer.md#event).
 
 Sources, tried in the order of the configuration's `token.sources` (the default order
-is IOT_FACTS section 1's: event `token`, headers, query string, MQTT password, MQTT
+is docs/custom-authorizer.md#where-credentials-travel's: event `token`, headers, query string, MQTT
+password, MQTT
 user-name query):
 
 - `token`: the event's `token` field (the authorizer's token key name was sent).

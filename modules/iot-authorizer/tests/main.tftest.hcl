@@ -72,7 +72,7 @@ run "invoke_permission_is_bound_to_the_authorizer" {
   }
   assert {
     condition     = aws_lambda_permission.iot.source_arn == aws_iot_authorizer.this.arn
-    error_message = "source_arn must be the authorizer's ARN (IOT_FACTS section 2)."
+    error_message = "source_arn must be the authorizer's ARN (docs/custom-authorizer.md#invoke-permission)."
   }
   assert {
     condition     = aws_lambda_permission.iot.source_arn == "arn:aws:iot:us-east-1:123456789012:authorizer/test-authorizer"

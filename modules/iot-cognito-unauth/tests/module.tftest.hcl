@@ -71,7 +71,7 @@ run "guest_pool_and_trust_policy" {
 
   assert {
     condition     = jsondecode(aws_iam_role.guest.assume_role_policy).Statement[0].Condition.StringEquals["cognito-identity.amazonaws.com:aud"] == aws_cognito_identity_pool.this.id
-    error_message = "the trust policy must pin aud to this identity pool (IOT_FACTS section 6)"
+    error_message = "the trust policy must pin aud to this identity pool (docs/cognito-guests.md#trust-policy)"
   }
 
   assert {

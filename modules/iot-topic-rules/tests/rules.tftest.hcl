@@ -196,7 +196,7 @@ run "every_action_kind_least_privilege" {
   }
   assert {
     condition     = toset([for r in aws_iot_topic_rule.this["fanout"].republish : r.topic]) == toset(["$$aws/things/t1/shadow/update", "demo/dev/rooms/$${topic(4)}/messages"])
-    error_message = "a reserved republish topic must be written with $$ in the action (IOT_FACTS section 7)"
+    error_message = "a reserved republish topic must be written with $$ in the action (docs/rules-engine.md#republish)"
   }
   assert {
     condition = jsondecode(aws_iam_role_policy.this["fanout"].policy).Statement == [
