@@ -157,30 +157,38 @@ class _Universe:
         self.token_profiles = [n for n in spec.token_profiles() if n in self.cfg.profiles]
         self.subject = spec.subject_claim()
 
-    def key(self, profile: str, claims: dict[str, str], client_id: str) -> tuple[str, ...] | None:
-        """Who the authorizer takes this connection for; None when it denies it."""
-        prof = self.cfg.profiles[profile]
+    def _values(self, profile: str, claims: dict[str, str], client_id: str) -> Any:
+        """The authorizer's slot values for this connection; None when it denies it."""
         try:
-            identity.slot_values(prof, claims, client_id, self.cfg, self.context)
+            return identity.slot_values(
+                self.cfg.profiles[profile], claims, client_id, self.cfg, self.context
+            )
         except Deny:
             return None
+
+    def _key(self, profile: str, claims: dict[str, str], client_id: str) -> tuple[str, ...]:
         if profile == self.public and profile not in self.token_profiles:
             return ("anonymous", profile, client_id)
         # A user is its subject (tokens with the same subject are the same user, whatever
         # their other claims); namespaces are owned by the values that fill them.
         return ("token", f"{self.subject}={claims.get(self.subject)}")
 
+    def key(self, profile: str, claims: dict[str, str], client_id: str) -> tuple[str, ...] | None:
+        """Who the authorizer takes this connection for; None when it denies it."""
+        if self._values(profile, claims, client_id) is None:
+            return None
+        return self._key(profile, claims, client_id)
+
     def accept(self, profile: str, claims: dict[str, str], client_id: str) -> Identity | None:
         """The authorizer's decision for one identity, with its filled documents."""
-        key = self.key(profile, claims, client_id)
-        if key is None:
+        values = self._values(profile, claims, client_id)
+        if values is None:
             return None
-        prof = self.cfg.profiles[profile]
         try:
-            values = identity.slot_values(prof, claims, client_id, self.cfg, self.context)
-            docs = identity.documents(prof, values)
+            docs = identity.documents(self.cfg.profiles[profile], values)
         except Deny:
             return None
+        key = self._key(profile, claims, client_id)
         return Identity(profile, claims, client_id, key, docs, PolicySet.from_documents(docs))
 
     def claim_vectors(self, extra: set[str]) -> list[dict[str, str]]:
