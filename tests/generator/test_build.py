@@ -1,4 +1,4 @@
-"""Build once (DESIGN decision 10): one `Build` per spec; `iotws package --build DIR`
+"""Build once (docs/design.md#decision-10): one `Build` per spec; `iotws package --build DIR`
 zips what `iotws generate` wrote without rendering again; every authorizer configuration
 follows the JSON Schema shipped as package data."""
 
