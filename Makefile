@@ -15,6 +15,9 @@ LAMBDA_ARCH ?= arm64
 LAMBDA_PYTHON ?= 3.13
 OUT ?= $(EXAMPLE_DIR)/build
 PYTEST_ARGS ?=
+# make test runs pytest on this many workers (pytest-xdist; 0: in one process). Each test
+# file stays on one worker, see tests/conftest.py.
+PYTEST_WORKERS ?= 2
 # Terraform: use the provider mirror on this machine if there is one (see `iotws tf-env`).
 TF_ENV = eval "$$($(IOTWS) tf-env --shell)"
 
@@ -25,16 +28,17 @@ help: ## List the targets and the variables
 	@if [ -t 1 ]; then c=$$'\033[36m'; n=$$'\033[0m'; else c=; n=; fi; \
 	echo "usage: make TARGET [NAME=value ...]"; echo; echo "targets:"; \
 	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-	  awk -v c="$$c" -v n="$$n" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-12s%s %s\n", c, $$1, n, $$2}'; \
+	  awk -v c="$$c" -v n="$$n" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-14s%s %s\n", c, $$1, n, $$2}'; \
 	echo; echo "variables (current value in brackets):"; \
-	printf '  %s%-12s%s %s\n' \
+	printf '  %s%-14s%s %s\n' \
 	  "$$c" EXAMPLE "$$n" "example folder under examples/: custom-authorizer, cognito-unauth, chat [$(EXAMPLE)]" \
 	  "$$c" SPEC "$$n" "access spec to build [$(SPEC)]" \
 	  "$$c" OUT "$$n" "build directory [$(OUT)]" \
 	  "$$c" PORT "$$n" "make demo's port on 127.0.0.1 [$(PORT)]" \
 	  "$$c" SECRET "$$n" "make demo/token: HS256 dev secret [default: the random one in $(DEV_SECRET)]" \
 	  "$$c" SUB "$$n" "make token: the user (sub claim) to mint a token for; ROLE: its role claim" \
-	  "$$c" PYTEST_ARGS "$$n" "extra pytest arguments for make test, e.g. -k lint"
+	  "$$c" PYTEST_ARGS "$$n" "extra pytest arguments for make test, e.g. -k lint" \
+	  "$$c" PYTEST_WORKERS "$$n" "make test's parallel pytest workers, 0 for one process [$(PYTEST_WORKERS)]"
 
 # Two stamps: the kit alone with the emulator's local AWS (what make demo runs: moto serves
 # the AWS calls of the Lambdas that the rules run), and the kit with the test and lint
@@ -96,10 +100,9 @@ generate: venv-base ## Render policies and authorizer config: SPEC=... OUT=... (
 	$(IOTWS) generate --spec $(SPEC) --out $(OUT)
 
 .PHONY: package
-# Build once: the zip is made from what `generate` wrote into OUT (`--build`), not rendered again.
 package: generate ## Build the reproducible authorizer zip (and an example's backend zips) into OUT
 	@if grep -q '^authorizer:' $(SPEC); then \
-	  $(IOTWS) package --build $(OUT) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
+	  $(IOTWS) package --spec $(SPEC) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
 	@if [ -f $(EXAMPLE_DIR)/functions.txt ]; then for f in $$(cat $(EXAMPLE_DIR)/functions.txt); do \
 	  $(IOTWS) package --function $$f --out $(OUT)/$$f.zip; done; fi
 
@@ -118,7 +121,7 @@ lint: venv ## ruff, mypy and terraform fmt -check (checkov runs in the tests)
 
 .PHONY: test
 test: venv web browser lint ## Run every test: lint, unit, golden, terraform, checkov, emulator, browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip size, emulator throughput

@@ -43,6 +43,7 @@ def test_validate(tf_root: str, tf_workdir: Callable[[str], Tf]) -> None:
     assert warnings == [], f"{root}: validate warnings {warnings}"
 
 
+@pytest.mark.spread
 def test_native_terraform_test(
     tf_native_root: str,
     tf_workdir: Callable[[str], Tf],

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from iotws.build import generate
+from iotws.generate import generate
 
 
 def register(sub: Any) -> None:

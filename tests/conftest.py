@@ -1,0 +1,31 @@
+"""Settings for the whole test session.
+
+`make test` runs the tests on two pytest-xdist workers with `--dist loadgroup`. Every test
+is put in the group of its file, so a file's tests share one worker and its module and
+session fixtures (Terraform inits, checkov scans, built examples) run once per worker, as
+with `--dist loadfile`. A parametrized test marked `spread` has long, independent cases
+(one `terraform test` per module); each case gets its own group so the two workers share
+them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "spread: each case of this parametrized test may run on its own xdist worker",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # tryfirst: xdist reads the xdist_group marks in its own hook of the same name.
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        spread = item.get_closest_marker("spread") is not None
+        group = item.nodeid if spread else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
