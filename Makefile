@@ -100,9 +100,10 @@ generate: venv-base ## Render policies and authorizer config: SPEC=... OUT=... (
 	$(IOTWS) generate --spec $(SPEC) --out $(OUT)
 
 .PHONY: package
+# Build once: the zip is made from what `generate` wrote into OUT (`--build`), not rendered again.
 package: generate ## Build the reproducible authorizer zip (and an example's backend zips) into OUT
 	@if grep -q '^authorizer:' $(SPEC); then \
-	  $(IOTWS) package --spec $(SPEC) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
+	  $(IOTWS) package --build $(OUT) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
 	@if [ -f $(EXAMPLE_DIR)/functions.txt ]; then for f in $$(cat $(EXAMPLE_DIR)/functions.txt); do \
 	  $(IOTWS) package --function $$f --out $(OUT)/$$f.zip; done; fi
 

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from iotws import build as builds
 from iotws.errors import IotwsError
-from iotws.generate import generate
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
 from iotws.paths import examples_dir, lambda_src
 from iotws.render import client_config
-from iotws.spec import load_spec
+from iotws.spec import Spec, load_spec
 from iotws.tokens import claims_for, mint_hs256, new_dev_secret, secret_from_env
 from iotws_emulator.auth import binding_from_config
 from iotws_emulator.broker import Broker, Published
@@ -109,7 +109,7 @@ def _rules_file(spec: Any, spec_path: str, build_dir: Path, notes: list[str]) ->
     """build/rules.json, generated when the spec has rules and an older build lacks them."""
     rules_path = build_dir / "rules.json"
     if spec.rules is not None and spec.rules.rules and not rules_path.is_file():
-        generate(spec_path, build_dir)
+        builds.generate(spec, build_dir)  # a build from before the spec had rules
         notes.append(f"generated the rules into {rules_path}")
     elif rules_path.is_file() and Path(spec_path).stat().st_mtime > rules_path.stat().st_mtime:
         notes.append(
@@ -126,7 +126,7 @@ def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCog
     build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
     policy_path = build_dir / "cognito" / f"{guest}.iam.json"
     if not policy_path.is_file():
-        generate(spec_path, build_dir)
+        builds.generate(spec, build_dir)
         notes.append(f"generated the guest IAM policy into {build_dir}")
     elif Path(spec_path).stat().st_mtime > policy_path.stat().st_mtime:
         notes.append(
@@ -235,15 +235,18 @@ def prepare(
     secret_env: str | None = None,
     region: str | None = None,
     account: str | None = None,
+    spec: Spec | None = None,
 ) -> Prepared:
-    """Load the spec, build the package if needed, load the authorizer, install a dev secret."""
-    spec = load_spec(spec_path)
+    """Load the spec (unless given), build it once if the build directory lacks the zip or
+    the rules, load the authorizer, install a dev secret."""
+    spec = spec if spec is not None else load_spec(spec_path)
     notes: list[str] = []
     build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
     zip_path = build_dir / "authorizer.zip"
     if not zip_path.is_file():
-        generate(spec_path, build_dir)
-        build_authorizer_zip(spec_path, zip_path)
+        built = builds.build(spec)
+        builds.write(built, build_dir)
+        build_authorizer_zip(built, zip_path)
         notes.append(f"generated and packaged the authorizer into {build_dir}")
     elif Path(spec_path).stat().st_mtime > zip_path.stat().st_mtime:
         notes.append(
@@ -488,7 +491,12 @@ def run(opts: Options) -> int:
             print("stopped", file=sys.stderr)
         return 0
     prep = prepare(
-        opts.spec, opts.build, secret_env=opts.secret_env, region=opts.region, account=opts.account
+        opts.spec,
+        opts.build,
+        secret_env=opts.secret_env,
+        region=opts.region,
+        account=opts.account,
+        spec=spec,
     )
     if opts.verbose:
         logging.getLogger("iotws.emulator.authorizer").setLevel(logging.DEBUG)

@@ -15,9 +15,10 @@ import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from iotws.build import Build, build, read_authorizer_config
 from iotws.errors import IotwsError
-from iotws.generate import build
 from iotws.paths import lambda_src
 from iotws.vendor import DEFAULT_ARCH, DEFAULT_PYTHON, check_target, wheel_entries
 
@@ -70,24 +71,31 @@ def write_atomic(out: Path, data: bytes) -> None:
 
 
 def authorizer_zip_bytes(
-    spec_path: str | Path, *, arch: str = DEFAULT_ARCH, python: str = DEFAULT_PYTHON
+    source: Build | str | Path, *, arch: str = DEFAULT_ARCH, python: str = DEFAULT_PYTHON
 ) -> bytes:
-    """The authorizer zip. Mode `jwks` also carries PyJWT and cryptography as Linux wheels
-    for the function's `arch` and `python` (iotws.vendor); other modes are stdlib only."""
-    result = build(spec_path)
-    spec = result.spec
-    if not spec.has_authorizer:
+    """The authorizer zip of a `Build` (or of the spec at a path, built here once).
+
+    Mode `jwks` also carries PyJWT and cryptography as Linux wheels for the function's
+    `arch` and `python` (iotws.vendor); other modes are stdlib only."""
+    b = source if isinstance(source, Build) else build(source)
+    if not b.spec.has_authorizer:
         raise IotwsError(
             "this spec has no authorizer section, so there is no authorizer to package",
             field="authorizer",
             fix="Cognito-only specs need no Lambda: run iotws generate and terraform apply",
         )
-    config = json.dumps(
-        result.authorizer_config, indent=None, sort_keys=True, separators=(",", ":")
-    )
+    return config_zip_bytes(b.authorizer_config, arch=arch, python=python)
+
+
+def config_zip_bytes(
+    config: dict[str, Any], *, arch: str = DEFAULT_ARCH, python: str = DEFAULT_PYTHON
+) -> bytes:
+    """The authorizer sources plus `config` as `iotws_config.json` (a checked configuration:
+    `Build.authorizer_config` or `iotws.build.read_authorizer_config`)."""
+    text = json.dumps(config, indent=None, sort_keys=True, separators=(",", ":"))
     entries = [(rel, p.read_bytes()) for rel, p in source_files(lambda_src("authorizer"))]
-    entries.append((CONFIG_NAME, config.encode()))
-    if spec.authorizer.mode == "jwks":
+    entries.append((CONFIG_NAME, text.encode()))
+    if config["mode"] == "jwks":
         check_target(arch, python)
         names = {name for name, _ in entries}
         vendored = wheel_entries(arch, python)
@@ -99,14 +107,29 @@ def authorizer_zip_bytes(
 
 
 def build_authorizer_zip(
-    spec_path: str | Path,
+    source: Build | str | Path,
     out_path: str | Path,
     *,
     arch: str = DEFAULT_ARCH,
     python: str = DEFAULT_PYTHON,
 ) -> Path:
     out = Path(out_path)
-    write_atomic(out, authorizer_zip_bytes(spec_path, arch=arch, python=python))
+    write_atomic(out, authorizer_zip_bytes(source, arch=arch, python=python))
+    return out
+
+
+def build_dir_zip(
+    build_dir: str | Path,
+    out_path: str | Path,
+    *,
+    arch: str = DEFAULT_ARCH,
+    python: str = DEFAULT_PYTHON,
+) -> Path:
+    """The authorizer zip from a build directory that `iotws generate` wrote: no
+    rendering, the configuration is read and checked against its schema."""
+    out = Path(out_path)
+    config = read_authorizer_config(build_dir)
+    write_atomic(out, config_zip_bytes(config, arch=arch, python=python))
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from emuhelpers import EXAMPLE_SPEC, Running
 
-from iotws.generate import generate
+from iotws.build import generate
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
 from iotws.spec import load_spec

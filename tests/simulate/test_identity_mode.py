@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from iotws.build import generate
 from iotws.cli import main
-from iotws.generate import generate
 from iotws.paths import examples_dir, repo_root
 from iotws.spec import Profile, load_spec
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from iotws.generate import generate
+from iotws.build import generate
 
 
 def register(sub: Any) -> None:
