@@ -5,12 +5,19 @@ is put in the group of its file, so a file's tests share one worker and its modu
 session fixtures (Terraform inits, checkov scans, built examples) run once per worker, as
 with `--dist loadfile`. A parametrized test marked `spread` has long, independent cases
 (one `terraform test` per module); each case gets its own group so the two workers share
-them.
+them. `tests/support` (the tests' Terraform adapter `tfkit`) goes on sys.path.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+_SUPPORT = str(Path(__file__).resolve().parent / "support")
+if _SUPPORT not in sys.path:
+    sys.path.insert(0, _SUPPORT)
 
 
 def pytest_configure(config: pytest.Config) -> None:

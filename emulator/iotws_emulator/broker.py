@@ -112,9 +112,6 @@ class Broker:
         """Call `listener` for every message the broker accepts (module docstring)."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
-
     def _notify(self, msg: Message, origin: Session | None, source: str) -> None:
         if not self._listeners:
             return

@@ -31,6 +31,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 SIGNATURE_PARAM = "x-amz-customauthorizer-signature"
 MAX_SIGNATURE_LENGTH = 2048  # base64 of a 8,192-bit RSA signature is 1,368 characters
 
@@ -55,10 +59,6 @@ def verify_request_signature(token: str, signature_b64: str, public_keys: dict[s
         message = token.encode("utf-8")
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return False
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
     for pem in public_keys.values():
         try:
             key = serialization.load_pem_public_key(pem.encode("ascii"))

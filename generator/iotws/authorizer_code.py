@@ -18,7 +18,7 @@ _PATH = str(lambda_src("authorizer"))
 if _PATH not in sys.path:
     sys.path.append(_PATH)
 
-from iotws_authorizer import config, identity  # noqa: E402 - needs the path above
+from iotws_authorizer import config, errors, identity  # noqa: E402 - needs the path above
 from iotws_authorizer.errors import ConfigError, Deny  # noqa: E402
 
-__all__ = ["ConfigError", "Deny", "config", "identity"]
+__all__ = ["ConfigError", "Deny", "config", "errors", "identity"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from iotws import cognito  # the guest-path renderer
 from iotws.errors import IotwsError
 from iotws.namespaces import CHARSETS, DEFAULT_CHARSET
 from iotws.spec import (
@@ -26,6 +27,7 @@ from iotws.spec import (
     PLACEHOLDER_RE,
     Profile,
     Spec,
+    resolve_jwks,
 )
 
 MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
@@ -333,8 +335,6 @@ def authorizer_config(spec: Spec, profiles: dict[str, RenderedProfile]) -> dict[
         }
     if a.jwks is not None:
         # Presets expanded and defaults filled: the authorizer reads only resolved settings.
-        from iotws.spec import resolve_jwks
-
         cfg["jwks"] = resolve_jwks(a.jwks)
     if a.signing_enabled and a.signing_public_keys:
         # The PEMs IoT verifies token signatures with (docs/custom-authorizer.md#token-signing), for
@@ -409,8 +409,6 @@ def render_spec(spec: Spec) -> RenderResult:
 
 
 def _render_cognito(spec: Spec, result: RenderResult) -> None:
-    from iotws import cognito  # the guest-path renderer
-
     assert spec.cognito is not None
     cog: dict[str, Any] = {}
     for name in spec.cognito_profiles():

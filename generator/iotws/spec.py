@@ -13,8 +13,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import jsonschema
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from iotws.errors import IotwsError, SpecError
 from iotws.namespaces import (
@@ -371,8 +375,6 @@ def _key_errors(node: Any, where: str = "") -> list[IotwsError]:
 
 
 def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:
-    import jsonschema  # deferred: only the toolchain needs it
-
     validator = jsonschema.Draft202012Validator(schema())
     found: list[IotwsError] = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
@@ -788,8 +790,6 @@ def _jwks_errors(raw: dict[str, Any]) -> list[IotwsError]:
 
 
 def _safe_jwks_url(url: str) -> bool:
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port
@@ -832,9 +832,6 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
                 fix="add enabled: true, or remove public_keys",
             )
         ]
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     here = Path(spec.source).parent if spec.source and spec.source != "<string>" else Path()
     keys: dict[str, str] = {}
     errs: list[IotwsError] = []

@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from iotws.errors import IotwsError
 from iotws.spec import Spec
 
@@ -25,8 +29,6 @@ def mint_hs256(
     now: int | None = None,
 ) -> str:
     """A compact HS256 JWT with `iat`, `nbf` and `exp` added (PyJWT)."""
-    import jwt
-
     t = int(time.time()) if now is None else now
     body = {"iat": t, "nbf": t, "exp": t + ttl_seconds, **claims}
     return str(jwt.encode(body, secret, algorithm="HS256"))
@@ -67,9 +69,6 @@ def new_dev_secret() -> bytes:
 def sign_for_iot(token: str, private_key_pem: bytes) -> str:
     """IoT token signing: RSA SHA-256 over the raw token, standard base64 (
     docs/custom-authorizer.md#response). URL-encode the result when it travels in a query string."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise IotwsError("IoT token signing needs an RSA key", field="--signing-key")

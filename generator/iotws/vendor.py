@@ -17,11 +17,9 @@ it on `sys.path`), with the same fixed timestamps and modes as the rest of the z
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,17 +178,3 @@ def wheel_entries(arch: str, python: str) -> list[tuple[str, bytes]]:
     }
     entries[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return sorted(entries.items())
-
-
-def clear_cache() -> None:
-    """Remove every cached wheel (not used by the kit itself; for users and tests)."""
-    shutil.rmtree(cache_root(), ignore_errors=True)
-
-
-def manifest_of(zip_data: bytes) -> dict[str, object] | None:
-    """The vendoring manifest of an authorizer zip, or None when nothing was vendored."""
-    with zipfile.ZipFile(io.BytesIO(zip_data)) as zf:
-        if MANIFEST_NAME not in zf.namelist():
-            return None
-        data: dict[str, object] = json.loads(zf.read(MANIFEST_NAME))
-        return data

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tfkit import Tf
 
 from iotws.cli import main as iotws_main
 from iotws.paths import repo_root
-from iotws.tf import Tf
 from iotws.tfenv import terraform_env
 
 pytestmark = pytest.mark.terraform

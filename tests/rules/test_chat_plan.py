@@ -3,7 +3,8 @@
 The example and the modules are copied to a temporary directory and built there the way
 `make package EXAMPLE=chat` does (`iotws generate`, `iotws package` for the authorizer and
 for every function in `examples/chat/functions.txt`); the aws provider talks to moto only
-(STS and IoT answer the data sources). Terraform goes through `iotws.tf` / `iotws.tfenv`.
+(STS and IoT answer the data sources). Terraform goes through `tfkit` (tests/support)
+and `iotws.tfenv`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tfkit import TerraformError, Tf
 
-from iotws.tf import TerraformError, Tf
 from iotws.tfenv import terraform_env
 
 pytestmark = pytest.mark.terraform

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tfkit import TerraformError, Tf
 
-from iotws.tf import TerraformError, Tf
 from iotws.tfenv import terraform_env
 
 REPO = Path(__file__).resolve().parents[2]

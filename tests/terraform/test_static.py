@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from iotws.tf import TerraformError, Tf
+from tfkit import TerraformError, Tf
 
 pytestmark = pytest.mark.terraform
 

@@ -1,5 +1,5 @@
 """`iotws.tfenv` (provider mirror discovery, CLI config, `iotws tf-env`) and the
-`iotws.tf` adapter's error handling."""
+`tfkit` adapter (tests/support)'s error handling."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tfkit import TerraformError, Tf
 
 from iotws import tfenv
 from iotws.cli import main
 from iotws.errors import IotwsError
-from iotws.tf import TerraformError, Tf
 
 PLAT = tfenv.terraform_platform()
 

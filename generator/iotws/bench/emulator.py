@@ -28,13 +28,18 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from websockets.asyncio.client import connect
+
 from iotws.bench import Row
 from iotws.paths import examples_dir
+from iotws.spec import load_spec
+from iotws.tokens import claims_for, mint_hs256
+from iotws_emulator import codec
 
 GROUP = "emulator"
 SPEC = examples_dir() / "custom-authorizer" / "access.yaml"
@@ -128,9 +133,6 @@ class _Tcp:
 
 @contextmanager
 def emulator_target(work: Path) -> Iterator[tuple[Target, Target]]:
-    from iotws.spec import load_spec
-    from iotws.tokens import claims_for, mint_hs256
-
     secret = os.urandom(24).hex()
     spec = load_spec(SPEC)
     port, tcp_port = _free_port(), _free_port()
@@ -222,8 +224,6 @@ class HarnessClient:
     """One MQTT 3.1.1 client over WebSockets, using the emulator's codec."""
 
     def __init__(self, ws: Any) -> None:
-        from iotws_emulator import codec
-
         self.codec = codec
         self.ws = ws
         self.decoder = codec.StreamDecoder(1 << 24, 4)
@@ -238,10 +238,6 @@ class HarnessClient:
 
     @classmethod
     async def open(cls, target: Target, client_id: str) -> HarnessClient:
-        from websockets.asyncio.client import connect
-
-        from iotws_emulator import codec
-
         conn: _Ws | _Tcp
         if target.url.startswith("tcp://"):
             host, port = target.url[len("tcp://") :].rsplit(":", 1)
@@ -304,8 +300,6 @@ class HarnessClient:
             raise RuntimeError(f"subscription to {topic} refused: {codes}")
 
     async def close(self) -> None:
-        from contextlib import suppress
-
         with suppress(Exception):
             await self.ws.send(self.codec.encode(self.codec.Disconnect()))
         with suppress(Exception):
@@ -318,8 +312,6 @@ async def _throughput(
     target: Target, qos: int, fanout: int, size: int, n: int
 ) -> tuple[float, int]:
     """Delivered messages per second and the number of messages lost."""
-    from iotws_emulator import codec
-
     subs = [await HarnessClient.open(target, f"{CLIENT_PREFIX}s{i}") for i in range(fanout)]
     pub = await HarnessClient.open(target, f"{CLIENT_PREFIX}p")
     try:

@@ -24,6 +24,8 @@ from typing import Any
 from iotws.commands.simulate import load_policy_files
 from iotws.errors import IotwsError
 from iotws.lint import Finding, lint_documents
+from iotws.render import render_spec
+from iotws.spec import load_spec
 
 # cfn-lint's exit-code bits, and the levels each --fail-on value counts.
 EXIT_BITS = {"error": 2, "warning": 4, "info": 8}
@@ -86,9 +88,6 @@ def _documents_of(profile: Any) -> list[Any]:
 
 def lint_spec(path: str, region: str | None, account: str | None) -> list[Finding]:
     """Render `path` with the generator and lint each profile's documents."""
-    from iotws.render import render_spec  # the generator (imported lazily: heavier)
-    from iotws.spec import load_spec
-
     spec = load_spec(path)
     result = render_spec(spec)
     region = region if region is not None else spec.region

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from iotws import authorizer_code
 from iotws.errors import IotwsError
 from iotws.evaluator import (
     KNOWN_ACTIONS,
@@ -41,7 +42,6 @@ from iotws.evaluator import (
     canonical_action,
     documents_from_json,
 )
-from iotws.paths import lambda_src
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -230,12 +230,7 @@ class Identity:
 
 def _authorizer_modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     """The authorizer's own `config`, `identity` and `errors` modules (lambda_src)."""
-    src = str(lambda_src("authorizer"))
-    if src not in sys.path:
-        sys.path.append(src)
-    from iotws_authorizer import config, errors, identity
-
-    return config, identity, errors
+    return authorizer_code.config, authorizer_code.identity, authorizer_code.errors
 
 
 def _parse_claims(items: list[str]) -> dict[str, Any]:

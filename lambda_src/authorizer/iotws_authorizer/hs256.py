@@ -108,7 +108,8 @@ def _int_setting(raw: dict[str, Any], key: str, default: int, lo: int, hi: int) 
     return value
 
 
-def _b64url(part: str) -> bytes:
+def b64url_decode(part: str) -> bytes:
+    """One JWT part: strict, canonical base64url (shared with `jwks`); else a deny."""
     if not part or not _B64URL.issuperset(part) or len(part) % 4 == 1:
         raise Deny(MALFORMED_TOKEN, "not base64url")
     try:
@@ -132,7 +133,8 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JWT header or payload: one JSON object, no duplicate keys, no NaN/Infinity."""
     try:
         obj = json.loads(
             raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
@@ -168,21 +170,21 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     if len(parts) != 3:
         raise Deny(MALFORMED_TOKEN, "not three parts")
     header_b64, payload_b64, signature_b64 = parts
-    header = _json_object(_b64url(header_b64))
+    header = json_object(b64url_decode(header_b64))
     if header.get("alg") != "HS256":
         raise Deny(ALG_NOT_ALLOWED)
     if "typ" in header and header["typ"] != "JWT":
         raise Deny(MALFORMED_TOKEN, "typ is not JWT")
     if "crit" in header:
         raise Deny(MALFORMED_TOKEN, "crit header is not supported")
-    signature = _b64url(signature_b64)
+    signature = b64url_decode(signature_b64)
     key = secrets.get(settings.source, settings.secret_name)
     signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
     expected = hmac.new(key, signing_input, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, signature):
         raise Deny(BAD_SIGNATURE)
 
-    claims = _json_object(_b64url(payload_b64))
+    claims = json_object(b64url_decode(payload_b64))
     now = time.time()
     leeway = settings.leeway
     exp = _number(claims, "exp")

@@ -43,7 +43,7 @@ from iotws_authorizer.errors import (
     ConfigError,
     Deny,
 )
-from iotws_authorizer.hs256 import _b64url, _json_object, check_lifetime
+from iotws_authorizer.hs256 import b64url_decode, check_lifetime, json_object
 
 # Reason codes of this mode (stable, like those in iotws_authorizer.errors).
 # ruff: noqa: S105 - reason codes, not passwords
@@ -443,7 +443,7 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     parts = token.split(".")
     if len(parts) != 3:
         raise Deny(MALFORMED_TOKEN, "not three parts")
-    header = _json_object(_b64url(parts[0]))
+    header = json_object(b64url_decode(parts[0]))
     alg = header.get("alg")
     # Only the configured asymmetric algorithms: `none`, HS256 (an RSA public key used
     # as an HMAC secret) and everything else are refused before any key is looked at.
@@ -458,8 +458,8 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     if not _plain_kid(kid):
         raise Deny(MALFORMED_TOKEN, "kid is missing or not a plain string")
     assert isinstance(kid, str)
-    _b64url(parts[1])  # canonical base64url, as in hs256, before the libraries see it
-    _b64url(parts[2])
+    b64url_decode(parts[1])  # canonical base64url, as in hs256, before the libraries see it
+    b64url_decode(parts[2])
     key = _find_key(kid, settings)
     if key.kty != _KTY[alg] or (key.alg is not None and key.alg != alg):
         raise Deny(ALG_NOT_ALLOWED, "the key is not for this algorithm")

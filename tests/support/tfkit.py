@@ -1,4 +1,5 @@
-"""A small adapter over `python_terraform.Terraform.cmd` with explicit flags.
+"""The tests' Terraform adapter (python-terraform is a test dependency): a small layer
+over `python_terraform.Terraform.cmd` with explicit flags.
 
 python-terraform's `plan()`/`apply()` helpers add flags that current Terraform rejects
 (for example `-state` defaults and `-var` dicts written as HCL), so this class only
