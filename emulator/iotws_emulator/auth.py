@@ -15,16 +15,15 @@ import contextlib
 import json
 import re
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from iotws.invoke import LambdaContext
 from iotws_emulator.policy import CompiledPolicy, PolicyEngine
 
 AUTHORIZER_NAME_PARAM = "x-amz-customauthorizer-name"
-AUTHORIZER_TIMEOUT_SECONDS = 5.0  # docs/custom-authorizer.md#response: the Lambda has 5 seconds
 PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # docs/custom-authorizer.md#response
 TTL_MIN, TTL_MAX = 300, 86_400  # docs/custom-authorizer.md#response
 MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
@@ -35,20 +34,6 @@ class Authorizer(Protocol):
     """What the emulator needs from an authorizer (`iotws.invoke.load_authorizer`)."""
 
     def invoke(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]: ...
-
-
-@dataclass
-class LambdaContext:
-    """The slice of the Lambda context object the authorizer may read."""
-
-    invoked_function_arn: str
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 128
-    timeout_seconds: float = AUTHORIZER_TIMEOUT_SECONDS
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(self.timeout_seconds * 1000)
 
 
 @dataclass

@@ -24,13 +24,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from iotws.invoke import LambdaContext
 from iotws_emulator import codec
 from iotws_emulator.auth import (
     AuthorizerBinding,
     AuthRefused,
     AuthResult,
     CallSlots,
-    LambdaContext,
     RequestInfo,
     build_event,
     invoke,
@@ -155,11 +155,9 @@ class CustomAuthorizerPath:
                 self._deny_reasons[cid] = why
 
     def lambda_context(self) -> LambdaContext:
-        c, name = self.config, self.binding.name
-        return LambdaContext(
-            invoked_function_arn=f"arn:aws:lambda:{c.region}:{c.account}:function:{name}",
-            function_name=name,
-            timeout_seconds=c.authorizer_timeout,
+        c = self.config
+        return LambdaContext.of(
+            c.region, c.account, self.binding.name, timeout_seconds=c.authorizer_timeout
         )
 
     async def invoke(self, event: dict[str, Any]) -> Grant:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotws_emulator.auth import AUTHORIZER_TIMEOUT_SECONDS, AuthorizerBinding
+from iotws.invoke import AUTHORIZER_TIMEOUT_SECONDS
+from iotws_emulator.auth import AuthorizerBinding
 from iotws_emulator.clock import Clock, RealClock
 from iotws_emulator.policy import PolicyEngine
 

@@ -34,6 +34,7 @@ PACKAGE = "iotws_authorizer"
 HANDLER_MODULE = "app"
 CONFIG_NAME = "iotws_config.json"
 DEFAULT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:iotws-authorizer"
+AUTHORIZER_TIMEOUT_SECONDS = 5.0  # docs/custom-authorizer.md#response: the Lambda has 5 s
 
 _LOCK = threading.Condition(threading.RLock())
 _active: dict[str, Any] = {"owner": None, "users": 0}  # whose modules are in sys.modules
@@ -45,20 +46,35 @@ def _owned(name: str) -> bool:
 
 @dataclass
 class LambdaContext:
-    """The parts of the Lambda context object the authorizer (and typical code) reads."""
+    """The Lambda context object, the attributes and the one method handlers read.
+
+    One class for every local run of a handler: `iotws invoke-authorizer`, the emulator
+    (the authorizer and the rules' functions), the build-time proofs, `iotws simulate`
+    and the tests.
+    """
 
     invoked_function_arn: str = DEFAULT_FUNCTION_ARN
     function_name: str = "iotws-authorizer"
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 128
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/iotws-authorizer"
+    log_group_name: str = ""  # "" means /aws/lambda/<function_name>
     log_stream_name: str = "local"
     # IoT Core gives the authorizer 5 seconds (docs/custom-authorizer.md#response)
-    timeout_ms: int = 5000
+    timeout_seconds: float = AUTHORIZER_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    @classmethod
+    def of(cls, region: str, account: str, name: str, **fields: Any) -> LambdaContext:
+        """The context of function `name` in `region` and `account` (its ARN built)."""
+        arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return cls(invoked_function_arn=arn, function_name=name, **fields)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
+        return int(self.timeout_seconds * 1000)
 
 
 class LoadedAuthorizer:

@@ -31,6 +31,7 @@ from typing import Any
 from iotws.authorizer_code import Deny, config, identity
 from iotws.errors import IotwsError
 from iotws.evaluator import ALLOWED, PolicySet, Request
+from iotws.invoke import LambdaContext
 from iotws.namespaces import CHARSETS, DEFAULT_CHARSET, PLACEHOLDER_RE
 from iotws.render import RenderedProfile, RenderResult, authorizer_config, render_profile
 from iotws.spec import BUILTIN_CLIENT_ID, Spec
@@ -49,13 +50,6 @@ RESERVED_TOPICS = (
 )
 RESERVED_FILTERS = ("#", "+/#", "+/+/#", "$aws/#", "$aws/events/presence/+/+", "$aws/things/+/#")
 MAX_CANDIDATES = 48  # values tried per claim (bounds the build-time search)
-
-
-@dataclass(frozen=True)
-class _Context:
-    """The Lambda context the authorizer reads region and account from."""
-
-    invoked_function_arn: str
 
 
 @dataclass
@@ -151,7 +145,7 @@ class _Universe:
         self.cfg = _az_config(spec, profiles)
         region = spec.region or SAMPLE_REGION
         account = spec.account or SAMPLE_ACCOUNT
-        self.context = _Context(f"arn:aws:lambda:{region}:{account}:function:selfcheck")
+        self.context = LambdaContext.of(region, account, "selfcheck")
         self.arn = f"arn:aws:iot:{region}:{account}:"
         self.public = spec.authorizer.public_profile
         self.token_profiles = [n for n in spec.token_profiles() if n in self.cfg.profiles]

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from iotws.invoke import LambdaContext
+
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO / "lambda_src" / "authorizer"
 EVENTS_DIR = REPO / "tests" / "events"
@@ -169,23 +171,14 @@ def public() -> dict[str, Any]:
 # ------------------------------------------------------------------ Lambda context
 
 
-@dataclass
-class LambdaContext:
-    """The Powertools-style Lambda context fixture."""
-
-    invoked_function_arn: str = FUNCTION_ARN
-    function_name: str = "demo-dev-authorizer"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    memory_limit_in_mb: int = 128
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5000
-
-
 @pytest.fixture
 def lambda_context() -> LambdaContext:
-    return LambdaContext()
+    """The Powertools-style Lambda context fixture (the kit's one `LambdaContext`)."""
+    return LambdaContext(
+        invoked_function_arn=FUNCTION_ARN,
+        function_name="demo-dev-authorizer",
+        aws_request_id="00000000-0000-4000-8000-000000000000",
+    )
 
 
 # ------------------------------------------------------------------ the authorizer

@@ -38,6 +38,7 @@ import iotws.spec as spec_module
 from iotws.authorizer_code import Deny, config, identity
 from iotws.errors import IotwsError
 from iotws.evaluator import ALLOWED, PolicySet, Request
+from iotws.invoke import LambdaContext
 from iotws.render import render_spec
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:demo-dev-authorizer"
@@ -78,11 +79,7 @@ UUIDS = (
     "0f1e2d3c-4b5a-4697-8899-aabbccddeef0",
     "aaaaaaaa-4b5a-4697-8899-aabbccddeeff",
 )
-
-
-@dataclass(frozen=True)
-class Context:
-    invoked_function_arn: str = FUNCTION_ARN
+CONTEXT = LambdaContext(invoked_function_arn=FUNCTION_ARN)
 
 
 @st.composite
@@ -197,7 +194,9 @@ class Accepted:
 def decide(cfg: Any, profile: str, claims: dict[str, str], client_id: str) -> PolicySet | None:
     prof = cfg.profiles[profile]
     try:
-        values = identity.slot_values(prof, claims, client_id, cfg, Context())
+        values = identity.slot_values(
+            prof, claims, client_id, cfg, LambdaContext(invoked_function_arn=FUNCTION_ARN)
+        )
         return PolicySet.from_documents(identity.documents(prof, values))
     except Deny:
         return None

@@ -33,6 +33,7 @@ from iotws.spec import parse_spec
 if str(lambda_src()) not in sys.path:
     sys.path.insert(0, str(lambda_src()))
 
+from iotws.invoke import LambdaContext
 from iotws_authorizer import config as az_config  # noqa: E402 - needs the path above
 from iotws_authorizer import identity as az_identity  # noqa: E402
 from iotws_authorizer.errors import Deny  # noqa: E402
@@ -46,11 +47,7 @@ WORDS = ("rooms", "users", "chat", "a", "b", "server")
 # colliding ones).
 CLIENT_ID_RULES = ("u-{sub}-*", "{sub}", "web-{sub}-*", "{sub}.*")
 PUBLIC_CLIENT_ID_RULES = ("anon-*", "guest-*")
-
-
-@dataclass(frozen=True)
-class Context:
-    invoked_function_arn: str = FUNCTION_ARN
+CONTEXT = LambdaContext(invoked_function_arn=FUNCTION_ARN)
 
 
 # --------------------------------------------------------------------------- MQTT meaning
@@ -211,7 +208,9 @@ def fill(profile: Any, cfg: Any, ident: Identity, role: str) -> list[dict[str, A
     """The authorizer's own slot filling; None when it denies the identity."""
     claims = {"role": role} if ident.sub is None else {"sub": ident.sub, "role": role}
     try:
-        values = az_identity.slot_values(profile, claims, ident.client_id, cfg, Context())
+        values = az_identity.slot_values(
+            profile, claims, ident.client_id, cfg, LambdaContext(invoked_function_arn=FUNCTION_ARN)
+        )
         return az_identity.documents(profile, values)
     except Deny:
         return None

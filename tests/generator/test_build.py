@@ -7,13 +7,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from iotws import authorizer_code, render
 from iotws import build as builds
-from iotws import render
 from iotws.cli import main
 from iotws.errors import IotwsError
 from iotws.package import authorizer_zip_bytes
@@ -142,3 +144,61 @@ def test_package_without_authorizer_in_the_build(
     assert main(["generate", "--spec", str(spec), "--out", str(out), "-q"]) == 0
     assert main(["package", "--build", str(out), "--out", str(out / "a.zip")]) != 0
     assert "has no authorizer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.parent.parent.name)
+def test_the_authorizer_parses_every_golden_configuration(path: Path) -> None:
+    """The contract seen from the other side: the Lambda's own parser accepts each golden
+    configuration (and the schema and the parser agree on it)."""
+    raw = json.loads(path.read_text())
+    compiled = authorizer_code.config.parse(raw)
+    assert sorted(compiled.profiles) == sorted(raw["profiles"])
+
+
+@pytest.mark.parametrize("spec", EXAMPLE_SPECS, ids=lambda p: p.parent.name)
+def test_the_authorizer_parses_every_example_build(spec: Path) -> None:
+    b = builds.build(spec)
+    if b.spec.has_authorizer:
+        compiled = authorizer_code.config.parse(b.authorizer_config)
+        assert sorted(compiled.profiles) == sorted(b.authorizer_config["profiles"])
+
+
+def test_make_package_renders_once(tmp_path: Path) -> None:
+    """GIVEN the Makefile's own `package` recipe (and its `generate` prerequisite) run
+    with an `iotws` that logs every `render_spec` call WHEN `make package` builds the
+    example THEN the spec was rendered exactly once and the zip is the `--spec` zip."""
+    renders = tmp_path / "renders.log"
+    wrapper = tmp_path / "counting_iotws.py"
+    wrapper.write_text(
+        "import sys\nfrom pathlib import Path\n\n"
+        "from iotws import render\nfrom iotws.cli import main\n"
+        "\nLOG = Path(" + repr(str(renders)) + ")\noriginal = render.render_spec\n\n\n"
+        "def counted(spec):\n"
+        "    with LOG.open('a') as log:\n"
+        "        log.write(f'{spec.source}\\n')\n"
+        "    return original(spec)\n\n\n"
+        "for module in list(sys.modules.values()):\n"
+        "    if getattr(module, 'render_spec', None) is original:\n"
+        "        module.render_spec = counted\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    out = tmp_path / "build"
+    done = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/.stamp-base",  # the venv is there; never reinstall it from a test
+            "package",
+            f"OUT={out}",
+            f"IOTWS={sys.executable} {wrapper}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert renders.read_text().splitlines() == [str(EXAMPLE.relative_to(ROOT))]
+    assert (out / "authorizer.zip").read_bytes() == authorizer_zip_bytes(EXAMPLE)

@@ -58,7 +58,7 @@ class Harness:
         lines: list[str] = []
         log.set_sink(lines.append)
         try:
-            response: dict[str, Any] = self.app.handler(event, jwkskit.Context())
+            response: dict[str, Any] = self.app.handler(event, jwkskit.context())
         finally:
             log.set_sink(None)
         return response, lines

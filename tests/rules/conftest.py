@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +19,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+
+from iotws.invoke import LambdaContext
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -43,17 +44,13 @@ def event(name: str) -> Any:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
 
-@dataclass
-class LambdaContext:
-    aws_request_id: str = "11111111-2222-3333-4444-555555555555"
-    function_name: str = "chat-dev-backend"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:chat"
-
-
 @pytest.fixture
 def context() -> LambdaContext:
-    return LambdaContext()
+    return LambdaContext(
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:chat",
+        function_name="chat-dev-backend",
+        aws_request_id="11111111-2222-3333-4444-555555555555",
+    )
 
 
 @pytest.fixture

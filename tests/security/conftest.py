@@ -39,7 +39,7 @@ class Authorizer:
     raw_logs: list[str] = field(default_factory=list)
 
     def __call__(self, event: Any) -> dict[str, Any]:
-        response: dict[str, Any] = self.app.handler(event, jwkskit.Context())
+        response: dict[str, Any] = self.app.handler(event, jwkskit.context())
         return response
 
     @property

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from iotws.invoke import LambdaContext
+
 ISSUER = "https://issuer.example.test/pool"
 AUDIENCE = "web-client"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -323,15 +325,12 @@ def event(token: str | None = None, client_id: Any = "alice-1") -> dict[str, Any
     return ev
 
 
-@dataclass
-class Context:
-    invoked_function_arn: str = FUNCTION_ARN
-    function_name: str = "demo-dev-authorizer"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    memory_limit_in_mb: int = 128
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5000
+def context() -> LambdaContext:
+    return LambdaContext(
+        invoked_function_arn=FUNCTION_ARN,
+        function_name="demo-dev-authorizer",
+        aws_request_id="00000000-0000-4000-8000-000000000000",
+    )
 
 
 # ------------------------------------------------------------------ responses

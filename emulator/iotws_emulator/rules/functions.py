@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from iotws.errors import IotwsError
+from iotws.invoke import LambdaContext
 
 log = logging.getLogger("iotws.emulator.rules")
 
@@ -59,34 +59,18 @@ BACKEND_KEYS = {"environment", "dynamodb_tables"}
 
 
 @dataclass
-class FunctionContext:
-    """The Lambda context object, as much of it as handlers read."""
-
-    function_name: str
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    timeout_seconds: float = FUNCTION_TIMEOUT_SECONDS
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(self.timeout_seconds * 1000)
-
-
-@dataclass
 class LocalFunction:
     name: str
     path: Path
     handler: Callable[[Any, Any], Any]
     arn: str
 
-    def context(self) -> FunctionContext:
-        return FunctionContext(
-            function_name=self.name,
+    def context(self) -> LambdaContext:
+        return LambdaContext(
             invoked_function_arn=self.arn,
-            log_group_name=f"/aws/lambda/{self.name}",
+            function_name=self.name,
+            memory_limit_in_mb=256,
+            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
         )
 
 

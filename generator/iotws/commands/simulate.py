@@ -42,6 +42,7 @@ from iotws.evaluator import (
     canonical_action,
     documents_from_json,
 )
+from iotws.invoke import LambdaContext
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -248,13 +249,6 @@ def _parse_claims(items: list[str]) -> dict[str, Any]:
     return claims
 
 
-class _Context:
-    """The one field of the Lambda context the authorizer reads (its own ARN)."""
-
-    def __init__(self, region: str, account: str) -> None:
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:iotws-simulate"
-
-
 def authorizer_identity(
     build: Path,
     profile_name: str | None,
@@ -314,7 +308,9 @@ def authorizer_identity(
             return Identity([], {}, "", refused=exc.reason)
         notes.append(f"profile {profile.name}: picked from the claims as the authorizer does")
     try:
-        values = identity.slot_values(profile, claims, client_id, cfg, _Context(region, account))
+        values = identity.slot_values(
+            profile, claims, client_id, cfg, LambdaContext.of(region, account, "iotws-simulate")
+        )
         documents = identity.documents(profile, values)
     except errors.Deny as exc:
         why = exc.reason + (f": {exc.detail}" if exc.detail else "")
