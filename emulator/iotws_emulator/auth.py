@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from iotws.authorizer_code import AuthorizerEvent
 from iotws.invoke import LambdaContext
 from iotws_emulator.policy import CompiledPolicy, PolicyEngine
 
@@ -135,36 +136,25 @@ def build_event(
     password: bytes | None,
     token_key_name: str | None,
     connection_id: str,
-) -> dict[str, Any]:
+) -> AuthorizerEvent:
     """The Lambda event, key by key as in docs/custom-authorizer.md#event
-    (custom-auth-lambda.html)."""
-    event: dict[str, Any] = {}
-    token = find_token(info, username, token_key_name)
-    if token is not None:
-        event["token"] = token
-    # The broker sets True after its own signature check when signing is on.
-    event["signatureVerified"] = False
-    protocol_data: dict[str, Any] = {"tls": {"serverName": info.server_name}}
-    if info.transport == "wss":
-        event["protocols"] = ["tls", "http", "mqtt"]
-        http: dict[str, Any] = {"headers": {k: v for k, v in info.headers}}
-        if info.query:
-            # ONE string starting with "?" (docs/custom-authorizer.md#event)
-            http["queryString"] = "?" + info.query
-        protocol_data["http"] = http
-    else:
-        event["protocols"] = ["tls", "mqtt"]
-    mqtt: dict[str, Any] = {}
-    if username is not None:
-        mqtt["username"] = username
-    if password is not None:
-        mqtt["password"] = base64.b64encode(password).decode("ascii")
-    if client_id:
-        mqtt["clientId"] = client_id  # only when the client sent one
-    protocol_data["mqtt"] = mqtt
-    event["protocolData"] = protocol_data
-    event["connectionMetadata"] = {"id": connection_id}
-    return event
+    (custom-auth-lambda.html), as the authorizer's own typed view; `to_dict()` is the JSON
+    the Lambda receives."""
+    wss = info.transport == "wss"
+    return AuthorizerEvent(
+        token=find_token(info, username, token_key_name),
+        # The broker sets True after its own signature check when signing is on.
+        signature_verified=False,
+        protocols=("tls", "http", "mqtt") if wss else ("tls", "mqtt"),
+        server_name=info.server_name,
+        headers={k: v for k, v in info.headers} if wss else None,
+        # ONE string starting with "?" (docs/custom-authorizer.md#event)
+        query_string="?" + info.query if wss and info.query else None,
+        username=username,
+        password=base64.b64encode(password).decode("ascii") if password is not None else None,
+        client_id=client_id or None,  # only when the client sent one
+        connection_id=connection_id,
+    )
 
 
 @dataclass
@@ -277,7 +267,7 @@ def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) 
 
 async def invoke(
     binding: AuthorizerBinding,
-    event: dict[str, Any],
+    event: AuthorizerEvent,
     context: LambdaContext,
     timeout: float,
     slots: CallSlots,
@@ -294,7 +284,7 @@ async def invoke(
 
     def run() -> None:
         try:
-            result, error = binding.authorizer.invoke(event, context), None
+            result, error = binding.authorizer.invoke(event.to_dict(), context), None
         except BaseException as exc:  # noqa: BLE001 - reported to the waiting connection
             result, error = None, exc
         finally:

@@ -18,12 +18,13 @@ request and the MQTT CONNECT) and returns a `Grant`, or raises `ConnectRefused`:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
+from iotws.authorizer_code import AuthorizerEvent
 from iotws.invoke import LambdaContext
 from iotws_emulator import codec
 from iotws_emulator.auth import (
@@ -76,7 +77,7 @@ class Grant:
     profile: str | None = None
     variables: dict[str, str] = field(default_factory=dict)  # policy variables of the path
     _path: CustomAuthorizerPath | None = None
-    _event: dict[str, Any] | None = None
+    _event: AuthorizerEvent | None = None
 
     @property
     def refreshable(self) -> bool:
@@ -160,12 +161,12 @@ class CustomAuthorizerPath:
             c.region, c.account, self.binding.name, timeout_seconds=c.authorizer_timeout
         )
 
-    async def invoke(self, event: dict[str, Any]) -> Grant:
+    async def invoke(self, event: AuthorizerEvent) -> Grant:
         """Run the Lambda and check its answer; raise AuthRefused."""
         response = await invoke(
             self.binding, event, self.lambda_context(), self.config.authorizer_timeout, self.slots
         )
-        connection_id = event.get("connectionMetadata", {}).get("id", "")
+        connection_id = event.connection_id or ""
         why = self._deny_reasons.pop(str(connection_id), None)
         try:
             result: AuthResult = validate_response(response, self.config.engine)
@@ -197,14 +198,13 @@ class CustomAuthorizerPath:
         )
         keys = signing_keys(binding.config)
         if keys is not None:
-            refusal = check_request(
-                event.get("token"), req.info.headers, req.info.query, p.username, keys
-            )
+            token = event.token if isinstance(event.token, str) else None
+            refusal = check_request(token, req.info.headers, req.info.query, p.username, keys)
             if refusal is not None:
                 raise ConnectRefused(
                     f"token signature check failed ({refusal}); authorizer not invoked"
                 )
-            event["signatureVerified"] = True
+            event = dataclasses.replace(event, signature_verified=True)
         try:
             return await self.invoke(event)
         except AuthRefused as exc:

@@ -15,7 +15,7 @@ How the emulator uses this module (before it builds the event):
         refusal = check_request(token, info.headers, info.query, username, keys)
         if refusal is not None:
             refuse the connection (log `refusal`), do NOT invoke the authorizer
-        event["signatureVerified"] = True
+        event = replace(event, signature_verified=True)  # iotws_authorizer.event
 
 Unverified details, handled defensively: whether the gateway tries every key (this
 module accepts a signature that any configured key verifies, as one key per rotation

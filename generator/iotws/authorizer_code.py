@@ -20,5 +20,6 @@ if _PATH not in sys.path:
 
 from iotws_authorizer import config, errors, identity  # noqa: E402 - needs the path above
 from iotws_authorizer.errors import ConfigError, Deny  # noqa: E402
+from iotws_authorizer.event import AuthorizerEvent  # noqa: E402
 
-__all__ = ["ConfigError", "Deny", "config", "errors", "identity"]
+__all__ = ["AuthorizerEvent", "ConfigError", "Deny", "config", "errors", "identity"]

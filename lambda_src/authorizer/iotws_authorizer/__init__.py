@@ -3,7 +3,8 @@
 Modules, one concern each:
 
 - `config`: loads `iotws_config.json` once per container and compiles it.
-- `tokens`: finds the token in an IoT Core event (docs/custom-authorizer.md#event).
+- `event`: the typed view of the IoT Core event (docs/custom-authorizer.md#event).
+- `tokens`: finds the token in that view.
 - `verifiers`: the verifier registry keyed by mode (`hs256` built in; `jwks` is an
   module `iotws_authorizer.jwks`, which imports PyJWT lazily).
 - `hs256`: HMAC-SHA256 JWT verification.

@@ -24,16 +24,9 @@ from iotws_authorizer.errors import (
     OK,
     Deny,
 )
+from iotws_authorizer.event import AuthorizerEvent
 
 _FALLBACK_SECONDS = config.SESSION_MIN  # deny responses before the config is known
-
-
-def _connection_id(event: Any) -> str | None:
-    meta = event.get("connectionMetadata") if isinstance(event, dict) else None
-    value = meta.get("id") if isinstance(meta, dict) else None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    return str(value)[:128]
 
 
 def authorize(event: Any, context: Any) -> dict[str, Any]:
@@ -41,11 +34,12 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
     cfg: config.Config | None = None
     connection_id = profile_name = None
     try:
-        connection_id = _connection_id(event)
+        view = AuthorizerEvent.parse(event)
+        connection_id = view.connection_id if view is not None else None
         cfg = config.get()
-        if not isinstance(event, dict):
+        if view is None:
             raise Deny(BAD_EVENT)
-        principal, profile_name, documents, reason = _decide(event, context, cfg)
+        principal, profile_name, documents, reason = _decide(view, context, cfg)
         result = response.allow(principal, documents, cfg.refresh_after, cfg.disconnect_after)
         log.emit("allow", reason, connection_id, principal, profile_name, cfg.mode)
         return result
@@ -64,11 +58,9 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _decide(
-    event: dict[str, Any], context: Any, cfg: config.Config
+    event: AuthorizerEvent, context: Any, cfg: config.Config
 ) -> tuple[str, str, list[dict[str, Any]], str]:
-    protocol_data = event.get("protocolData")
-    mqtt = protocol_data.get("mqtt") if isinstance(protocol_data, dict) else None
-    client_id = mqtt.get("clientId") if isinstance(mqtt, dict) else None
+    client_id = event.client_id
     # No client id (e.g. HTTPS publish): the Connect resource cannot be bound to an
     # exact id (INTERNALS.md), so deny in every mode. Simple and safe.
     if client_id is None:
@@ -93,5 +85,6 @@ def _decide(
 
     values = identity.slot_values(profile, claims, client_id, cfg, context)
     documents = identity.documents(profile, values)
-    principal = response.principal_id(cfg.mode, profile.name, subject or client_id)
+    # slot_values accepted the client id: a string within the identity character set.
+    principal = response.principal_id(cfg.mode, profile.name, subject or str(client_id))
     return principal, profile.name, documents, reason

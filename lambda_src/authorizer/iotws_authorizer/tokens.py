@@ -1,4 +1,5 @@
-"""Find the token in an IoT Core custom-authorizer event (docs/custom-authorizer.md#event).
+"""Find the token in an IoT Core custom-authorizer event (docs/custom-authorizer.md#event),
+read through its typed view (`iotws_authorizer.event.AuthorizerEvent`).
 
 Sources, tried in the order of the configuration's `token.sources` (the default order
 is docs/custom-authorizer.md#where-credentials-travel's: event `token`, headers, query string, MQTT
@@ -23,10 +24,10 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any
 
 from iotws_authorizer.config import TokenSettings
 from iotws_authorizer.errors import MALFORMED_TOKEN, TOKEN_TOO_LONG, Deny
+from iotws_authorizer.event import AuthorizerEvent
 
 # Slack for the rest of a query string or user name around the token (authorizer name,
 # signature, SDK metrics); longer strings are refused before they are parsed.
@@ -34,7 +35,7 @@ QUERY_SLACK = 2048
 MAX_QUERY_FIELDS = 64
 
 
-def find(event: dict[str, Any], settings: TokenSettings) -> str | None:
+def find(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
     """The token from the first configured source that has one, else None."""
     for source in settings.sources:
         token = _FINDERS[source](event, settings)
@@ -45,15 +46,7 @@ def find(event: dict[str, Any], settings: TokenSettings) -> str | None:
     return None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _protocol(event: dict[str, Any], name: str) -> dict[str, Any]:
-    return _dict(_dict(event.get("protocolData")).get(name))
-
-
-def _string(value: Any, limit: int) -> str | None:
+def _string(value: object, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -63,13 +56,13 @@ def _string(value: Any, limit: int) -> str | None:
     return value
 
 
-def _from_token(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    return _string(event.get("token"), settings.max_length)
+def _from_token(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
+    return _string(event.token, settings.max_length)
 
 
-def _from_header(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    headers = _dict(_protocol(event, "http").get("headers"))
-    found: list[Any] = [v for k, v in headers.items() if str(k).lower() == settings.key_lower]
+def _from_header(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
+    headers = event.headers or {}
+    found: list[object] = [v for k, v in headers.items() if str(k).lower() == settings.key_lower]
     if len(found) > 1:
         raise Deny(MALFORMED_TOKEN, "token header sent more than once")
     return _string(found[0], settings.max_length) if found else None
@@ -90,16 +83,16 @@ def _query_value(query: str, settings: TokenSettings) -> str | None:
     return found[0] if found else None
 
 
-def _from_query(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    query = _string(_protocol(event, "http").get("queryString"), settings.max_length + QUERY_SLACK)
+def _from_query(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
+    query = _string(event.query_string, settings.max_length + QUERY_SLACK)
     if not query:
         return None
     # IoT sends one string starting with "?"; tolerate its absence.
     return _query_value(query[1:] if query.startswith("?") else query, settings)
 
 
-def _from_password(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    encoded = _string(_protocol(event, "mqtt").get("password"), 4 * (settings.max_length // 3 + 1))
+def _from_password(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
+    encoded = _string(event.password, 4 * (settings.max_length // 3 + 1))
     if not encoded:
         return None
     try:
@@ -109,14 +102,14 @@ def _from_password(event: dict[str, Any], settings: TokenSettings) -> str | None
         raise Deny(MALFORMED_TOKEN, "MQTT password is not base64 of UTF-8 text") from None
 
 
-def _from_username(event: dict[str, Any], settings: TokenSettings) -> str | None:
-    username = _string(_protocol(event, "mqtt").get("username"), settings.max_length + QUERY_SLACK)
+def _from_username(event: AuthorizerEvent, settings: TokenSettings) -> str | None:
+    username = _string(event.username, settings.max_length + QUERY_SLACK)
     if not username or "?" not in username:
         return None
     return _query_value(username.split("?", 1)[1], settings)
 
 
-_FINDERS: dict[str, Callable[[dict[str, Any], TokenSettings], str | None]] = {
+_FINDERS: dict[str, Callable[[AuthorizerEvent, TokenSettings], str | None]] = {
     "token": _from_token,
     "header": _from_header,
     "query": _from_query,
