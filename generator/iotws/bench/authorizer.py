@@ -15,9 +15,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import statistics
@@ -30,10 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from iotws import build as builds
+from iotws.authorizer_code import AuthorizerEvent
 from iotws.bench import Row
 from iotws.invoke import LambdaContext, load_authorizer
 from iotws.package import source_files, zip_bytes
 from iotws.paths import lambda_src
+from iotws.spec import parse_spec
+from iotws.tokens import mint_hs256
 
 GROUP = "authorizer"
 WARM_CALLS = 10_000
@@ -45,101 +46,59 @@ ZIP_TARGET_BYTES = 64 * 1024
 SECRET = b"bench-secret-0123456789-abcdefghijklmn"  # a benchmark key, not a credential
 SECRET_ENV = "IOTWS_BENCH_JWT_SECRET"  # noqa: S105 - a variable name
 
-_ARN = "arn:aws:iot:${iotws:region}:${iotws:account}"
-
-
-def _doc(*statements: tuple[str, list[str]]) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": action, "Resource": resources}
-                for action, resources in statements
-            ],
-        },
-        separators=(",", ":"),
-    )
+# The configurations are rendered from these specs by the toolchain (`iotws.build`), never
+# written by hand: the custom-authorizer example's shape, secret in an environment variable.
+_SPEC_HEAD = """
+version: 1
+app: demo
+stage: dev
+"""
+_GUEST = """
+  guest:
+    client_id: "anon-*"
+    subscribe: [server]
+    publish: [client]
+"""
+SPECS = {
+    "public": _SPEC_HEAD
+    + """
+authorizer:
+  mode: public
+  public: {profile: guest}
+profiles:
+"""
+    + _GUEST,
+    "hs256": _SPEC_HEAD
+    + f"""
+claims:
+  sub: {{max_length: 64, charset: word}}
+authorizer:
+  mode: hs256
+  token: {{key_name: token}}
+  session: {{refresh_after_seconds: 3600, disconnect_after_seconds: 86400}}
+  public: {{profile: guest}}
+  hs256:
+    secret: {{env: {SECRET_ENV}}}
+    audience: demo-web
+    leeway_seconds: 30
+  select: {{claim: role, values: {{user: user}}, default: user}}
+profiles:
+  user:
+    client_id: "u-{{sub}}-*"
+    subscribe: [server, "users/{{sub}}/#", "rooms/+/messages"]
+    publish: [client, "users/{{sub}}/out"]
+"""
+    + _GUEST,
+}
 
 
 def bench_config(mode: str) -> dict[str, Any]:
-    """A representative configuration (the custom-authorizer example's shape)."""
-    users = "demo/dev/users/${iotws:claim.sub}"
-    connect = ("iot:Connect", [f"{_ARN}:client/${{iotws:client_id}}"])
-    guest = _doc(
-        connect,
-        ("iot:Publish", [f"{_ARN}:topic/demo/dev/client"]),
-        ("iot:Subscribe", [f"{_ARN}:topicfilter/demo/dev/server"]),
-        ("iot:Receive", [f"{_ARN}:topic/demo/dev/server"]),
-    )
-    user = _doc(
-        connect,
-        ("iot:Publish", [f"{_ARN}:topic/demo/dev/client", f"{_ARN}:topic/{users}/out"]),
-        (
-            "iot:Subscribe",
-            [
-                f"{_ARN}:topicfilter/demo/dev/server",
-                f"{_ARN}:topicfilter/{users}/*",
-                f"{_ARN}:topicfilter/demo/dev/rooms/*/messages",
-            ],
-        ),
-        (
-            "iot:Receive",
-            [
-                f"{_ARN}:topic/demo/dev/server",
-                f"{_ARN}:topic/{users}/*",
-                f"{_ARN}:topic/demo/dev/rooms/*/messages",
-            ],
-        ),
-    )
-    config: dict[str, Any] = {
-        "version": 1,
-        "mode": mode,
-        "name": "demo-dev-authorizer",
-        "prefix": "demo/dev",
-        "region": None,
-        "account": None,
-        "token": {
-            "key_name": "token",
-            "sources": ["token", "header", "query", "password", "username"],
-            "max_length": 4096,
-        },
-        "session": {"refresh_after_seconds": 3600, "disconnect_after_seconds": 86400},
-        "identity": {"charset": "^[A-Za-z0-9_.:@=|-]+$", "client_id_max_bytes": 128},
-        "claims": {"sub": {"max_length": 64, "pattern": "[A-Za-z0-9_.:@=|-]+"}},
-        "public_profile": "guest",
-        "selection": None,
-        "profiles": {
-            "guest": {"client_id": {"template": "anon-", "wildcard": True}, "documents": [guest]},
-        },
-    }
-    if mode != "public":
-        config["selection"] = {"claim": "role", "values": {"user": "user"}, "default": "user"}
-        config["hs256"] = {
-            "secret": {"source": "env", "name": SECRET_ENV},
-            "issuer": None,
-            "audience": "demo-web",
-            "leeway_seconds": 30,
-            "max_age_seconds": None,
-            "subject_claim": "sub",
-        }
-        config["profiles"]["user"] = {
-            "client_id": {"template": "${iotws:claim.sub}-", "wildcard": True},
-            "documents": [user],
-        }
-    return config
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """The authorizer configuration `iotws generate` renders for the mode's spec."""
+    return builds.build(parse_spec(SPECS[mode], source=f"<bench {mode}>")).authorizer_config
 
 
 def mint(sub: str = "alice", key: bytes = SECRET) -> str:
-    now = int(time.time())
-    claims = {"sub": sub, "aud": "demo-web", "iat": now, "exp": now + 3600}
-    head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = _b64url(json.dumps(claims).encode())
-    sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{_b64url(sig)}"
+    return mint_hs256(key, {"sub": sub, "aud": "demo-web"})
 
 
 def wss_event(client_id: str, token: str | None = None) -> dict[str, Any]:
@@ -148,19 +107,15 @@ def wss_event(client_id: str, token: str | None = None) -> dict[str, Any]:
     query = "?x-amz-customauthorizer-name=demo-dev-authorizer"
     if token is not None:
         query += f"&token={token}"
-    return {
-        "signatureVerified": False,
-        "protocols": ["tls", "http", "mqtt"],
-        "protocolData": {
-            "tls": {"serverName": "example-ats.iot.us-east-1.amazonaws.com"},
-            "http": {
-                "headers": {"host": "example-ats.iot.us-east-1.amazonaws.com"},
-                "queryString": query,
-            },
-            "mqtt": {"clientId": client_id},
-        },
-        "connectionMetadata": {"id": "e56f08c3-c559-490f-aa9f-7e8427d0f57b"},
-    }
+    host = "example-ats.iot.us-east-1.amazonaws.com"
+    return AuthorizerEvent(
+        protocols=("tls", "http", "mqtt"),
+        server_name=host,
+        headers={"host": host},
+        query_string=query,
+        client_id=client_id,
+        connection_id="e56f08c3-c559-490f-aa9f-7e8427d0f57b",
+    ).to_dict()
 
 
 def build_zip(config: dict[str, Any], out: Path) -> Path:
@@ -201,11 +156,11 @@ def warm_rows(tmp: Path) -> list[Row]:
     ref50, ref99 = _time_calls(_empty_handler, wss_event("anon-1"), context)
     cases = [
         ("public", "public: allow anonymous", wss_event("anon-bench-1"), True),
-        ("hs256", "hs256: allow (verify JWT)", wss_event("alice-bench-1", mint()), True),
+        ("hs256", "hs256: allow (verify JWT)", wss_event("u-alice-bench-1", mint()), True),
         (
             "hs256",
             "hs256: deny (forged signature)",
-            wss_event("alice-bench-1", mint(key=b"f" * 40)),
+            wss_event("u-alice-bench-1", mint(key=b"f" * 40)),
             False,
         ),
     ]
@@ -256,7 +211,7 @@ print((time.perf_counter() - t) * 1000)
 """
 
 _FIRST_CALL = """
-event = {{"token": {token!r}, "protocolData": {{"mqtt": {{"clientId": "alice-1"}}}}}}
+event = {{"token": {token!r}, "protocolData": {{"mqtt": {{"clientId": "u-alice-1"}}}}}}
 class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
 response = app.handler(event, Ctx())
