@@ -206,6 +206,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
     lines.append(f"  client config         {emu.http_url}/config.json")
     if args.serve:
         lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
+    lines.append(f"  local console         {emu.http_url}/console")
     lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
     lines += _rules_lines(prep.rules_path, rules)
     lines.append("Ctrl-C to stop.")
@@ -349,6 +350,7 @@ def _banner(
     lines.append(f"  client config         {emu.http_url}/config.json")
     if serve_dir:
         lines.append(f"  web page              {emu.http_url}/")
+    lines.append(f"  local console         {emu.http_url}/console")
     lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
     if prep.dev_token:
         source = f"secret from ${secret_env}" if secret_env else "random secret for this run"

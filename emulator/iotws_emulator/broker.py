@@ -77,7 +77,21 @@ class Published:
     user_properties: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Decided:
+    """One authorization decision: the session it was made for, the action and resource
+    (`client/{id}`, `topic/{name}`, `topicfilter/{filter}`), the answer and the reason
+    (the evaluator's result, or why a CONNECT was refused before any policy was read)."""
+
+    session: Session
+    action: str
+    resource: str
+    allowed: bool
+    reason: str
+
+
 Listener = Callable[[Published], None]
+DecisionListener = Callable[[Decided], None]
 Subscriber = Session | StoredSession
 
 
@@ -96,6 +110,7 @@ class Broker:
         self._versions: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._listeners: list[Listener] = []
+        self._decision_listeners: list[DecisionListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"connections": 0, "refused": 0, "protocol_errors": 0}
         self.authenticator = Authenticator(config)
@@ -111,6 +126,21 @@ class Broker:
     def add_listener(self, listener: Listener) -> None:
         """Call `listener` for every message the broker accepts (module docstring)."""
         self._listeners.append(listener)
+
+    def add_decision_listener(self, listener: DecisionListener) -> None:
+        """Call `listener` for every new authorization decision (CONNECT, and each
+        Publish/Subscribe/Receive decision a session makes before caching it)."""
+        self._decision_listeners.append(listener)
+
+    def decided(self, s: Session, action: str, resource: str, allowed: bool, reason: str) -> None:
+        if not self._decision_listeners:
+            return
+        record = Decided(s, action, resource, allowed, reason)
+        for listener in list(self._decision_listeners):
+            try:
+                listener(record)
+            except Exception:  # noqa: BLE001 - an observer's failure never stops a decision
+                log.exception("decision listener %r failed", listener)
 
     def _notify(self, msg: Message, origin: Session | None, source: str) -> None:
         if not self._listeners:

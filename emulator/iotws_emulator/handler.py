@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -152,6 +153,7 @@ class MqttHandler:
         if lifecycle:
             self.broker.lifecycle("connect_failed", s, connectFailureReason="AUTHORIZATION_FAILED")
         log.info("DENY connect %s: %s", s.describe(), reason)
+        self.broker.decided(s, "iot:Connect", f"client/{s.client_id}", False, reason)
         await s.close(AUTH_ERROR)
         return False
 
@@ -262,6 +264,8 @@ class MqttHandler:
                 s.receive_maximum = min(MAX_INFLIGHT, receive_max)
             s.max_packet_out = p.properties.get(Prop.MAXIMUM_PACKET_SIZE)
         s.connected = True
+        s.connected_at = time.time()
+        broker.decided(s, "iot:Connect", f"client/{cid}", True, decision)
         s.send_packet(codec.Connack(session_present, 0, props))
         s.start_tasks()
         broker.stats["connections"] += 1

@@ -36,6 +36,16 @@ class _EvaluatorPolicy:
         result: str = self._ps.evaluate(Request(action, resource, variables)).result
         return result
 
+    def explain(self, action: str, resource: str, variables: Mapping[str, str]) -> list[str]:
+        """The deciding statements, as `document[i].Statement[j] Effect (Sid)`: what the
+        local console shows next to a decision. Empty for an implicit deny."""
+        decision = self._ps.evaluate(Request(action, resource, variables))
+        return [
+            f"document[{r.document}].Statement[{r.statement}] {r.effect}"
+            + (f" ({r.sid})" if r.sid else "")
+            for r in decision.statements
+        ]
+
 
 class EvaluatorEngine:
     """The kit's policy evaluator (`iotws.evaluator.PolicySet`)."""

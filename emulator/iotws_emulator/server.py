@@ -36,6 +36,7 @@ from iotws_emulator import codec
 from iotws_emulator.auth import IamIdentity, RequestInfo
 from iotws_emulator.broker import Broker
 from iotws_emulator.config import EmulatorConfig
+from iotws_emulator.console import Console
 from iotws_emulator.limits import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from iotws_emulator.policy import CompiledPolicy
 from iotws_emulator.sigv4 import COGNITO_SUB, FakeCognito, verify_presigned
@@ -69,6 +70,28 @@ def _error(status: int, error_type: str, message: str) -> bytes:
 
 
 COGNITO_PATH = "/cognito"
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def host_refusal(headers: dict[str, str], allowed: frozenset[str]) -> str | None:
+    """Why a request whose `Host` header is not one of this emulator's own addresses is
+    refused, or None (header names in lower case).
+
+    DNS rebinding: a page of another site whose name the attacker re-points at 127.0.0.1
+    reaches this server as *same-origin*, so its `Origin` check passes; its `Host` header
+    still carries the attacker's name. Only `127.0.0.1`, `localhost` and `[::1]` (and the
+    address the emulator is bound to) with the emulator's port are accepted.
+    """
+    host = headers.get("host", "")
+    if host in allowed:
+        return None
+    some = sorted(allowed)[0]
+    return (
+        f"request refused: Host {host!r} is not this emulator's address (DNS rebinding "
+        f"guard); use http://{some} (127.0.0.1 or localhost with the emulator's port)"
+    )
 
 
 def cross_origin_refusal(headers: dict[str, str]) -> str | None:
@@ -143,7 +166,7 @@ class _HttpAwareConnection(ServerConnection):
         for line in lines[1:]:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
-        refusal = cross_origin_refusal(headers)
+        refusal = host_refusal(headers, self.emulator.own_hosts()) or cross_origin_refusal(headers)
         if refusal is not None:
             log.info("DENY http %s %s: %s", method, target.split("?", 1)[0], refusal)
             self._answer(_error(403, "ForbiddenException", refusal))
@@ -234,6 +257,7 @@ class Emulator:
         self.serve_dir = Path(serve_dir).resolve() if serve_dir else None
         self.web_config = dict(web_config or {})
         self.cognito = cognito
+        self.console = Console(self.broker)  # GET /console (console.py)
         self._ws_server: Server | None = None
         self._tcp_server: asyncio.Server | None = None
 
@@ -286,6 +310,11 @@ class Emulator:
     def http_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def own_hosts(self) -> frozenset[str]:
+        """The `Host` header values of requests to this emulator (`host_refusal`)."""
+        names = {*LOOPBACK_NAMES, self.host if ":" not in self.host else f"[{self.host}]"}
+        return frozenset(f"{name}:{self.port}" for name in names)
+
     # ----------------------------------------------------------------- HTTP
 
     def client_config(self, host_header: str | None = None) -> dict[str, Any]:
@@ -312,6 +341,8 @@ class Emulator:
             if self.cognito is not None:
                 return self._check_presigned(connection, request)
             return None
+        if path == "/console" or path.startswith("/console/"):
+            return self._console_get(request)
         if path == "/healthz":
             return self._response(200, b'{"status":"ok"}', "application/json")
         if path == "/config.json":
@@ -356,6 +387,23 @@ class Emulator:
         )
         return None
 
+    def _console_get(self, request: Request) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.raw_items()}
+        refusal = host_refusal(headers, self.own_hosts()) or cross_origin_refusal(headers)
+        if refusal is not None:
+            log.info("DENY http GET %s: %s", urlsplit(request.path).path, refusal)
+            body = json.dumps({"message": refusal}).encode()
+            return self._response(403, body, "application/json")
+        status, ctype, body = self.console.get(request.path)
+        response = self._response(status, body, ctype)
+        # The page runs only its own inline script, talks only to this origin, is never framed.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "img-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     @staticmethod
     def _response(status: int, body: bytes, content_type: str) -> Response:
         headers = Headers(
@@ -391,6 +439,10 @@ class Emulator:
             log.info("COGNITO %s -> %s", op, status if status != 200 else "ok")
             extra = {"x-amzn-ErrorType": str(answer["__type"])} if status != 200 else None
             return _json_response(status, answer, extra)
+        if split.path.startswith("/console/"):
+            # Host and Origin are checked for every POST (`_HttpAwareConnection`).
+            status, answer = self.console.post(target, body, headers or {})
+            return _json_response(status, answer)
         if not split.path.startswith("/topics/"):
             return _error(404, "ResourceNotFoundException", f"no such resource: {split.path}")
         topic = unquote(split.path[len("/topics/") :])

@@ -76,6 +76,10 @@ class SessionHost(Protocol):
         """The connection is closed: will message and `disconnected` lifecycle event."""
         ...
 
+    def decided(self, s: Session, action: str, resource: str, allowed: bool, reason: str) -> None:
+        """An authorization decision was made for `s` (observers: the local console)."""
+        ...
+
 
 @dataclass
 class Message:
@@ -215,6 +219,7 @@ class Session:
         self.profile: str | None = None
         self.grant: Grant | None = None
         self.connected = False
+        self.connected_at: float | None = None  # wall-clock time of the accepted CONNECT
         self.closing = False
         self.version_number = 0
         self.subscriptions: dict[str, SubOptions] = {}
@@ -444,6 +449,7 @@ class Session:
         if len(self._decisions) >= 4096:
             self._decisions.clear()
         self._decisions[key] = ok
+        self.host.decided(self, action, resource, ok, result)
         verb = action.split(":", 1)[1].lower()
         if ok:
             log.info("ALLOW %s %s %s", verb, self.describe(), what)
