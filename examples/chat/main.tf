@@ -75,4 +75,11 @@ module "authorizer" {
   secret_kms_key_arn        = var.secret_kms_key_arn
 
   log_retention_in_days = var.log_retention_in_days
+
+  # Alarms, metrics and a dashboard that also shows both rules' failures.
+  monitoring = {
+    enabled    = var.monitoring
+    rule_names = values(module.rules.rule_names)
+  }
+  publisher_topic_prefix = local.prefix
 }

@@ -61,3 +61,13 @@ output "web_config" {
     error_message = "The access spec's aws.account differs from the credentials' account: the rendered policies would deny everything. Use the spec's account or change aws.account and run make package."
   }
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the app: connections, messages, authorizer decisions, rule failures."
+  value       = module.authorizer.dashboard_name
+}
+
+output "backend_publish_policy_json" {
+  description = "IAM policy for another backend that publishes to this app's clients (iot:Publish on <prefix>/*, iot:DescribeEndpoint). The example's own Lambdas get narrower grants (one topic each, backend.tf)."
+  value       = module.authorizer.publisher_policy_json
+}

@@ -71,6 +71,9 @@ module "authorizer" {
 
   log_retention_in_days = var.log_retention_in_days
 
+  publisher_topic_prefix = local.config.prefix
+  monitoring             = { enabled = var.monitoring }
+
   default_authorizer = var.default_authorizer_domain == null ? null : {
     domain_configuration_name = var.default_authorizer_domain
   }

@@ -57,3 +57,13 @@ output "default_authorizer_wss_url" {
   description = "wss:// URL on that endpoint; clients need not name the authorizer there (null unless default_authorizer_domain is set)."
   value       = module.authorizer.default_authorizer_wss_url
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the app: connections, messages, authorizer decisions."
+  value       = module.authorizer.dashboard_name
+}
+
+output "backend_publish_policy_json" {
+  description = "IAM policy for a backend that publishes to this app's clients, such as scripts/publish.py: iot:Publish on <prefix>/* and iot:DescribeEndpoint."
+  value       = module.authorizer.publisher_policy_json
+}

@@ -74,3 +74,10 @@ variable "tags" {
     error_message = "tags: keys 1-128 characters, values at most 256, no key starting with aws: (reserved)."
   }
 }
+
+variable "monitoring" {
+  description = "Metric filters, alarms and a dashboard for the authorizer (module iot-authorizer, `monitoring`). false: none of them (nothing billed at rest but log storage)."
+  type        = bool
+  default     = true
+  nullable    = false
+}

@@ -67,3 +67,39 @@ output "default_authorizer_wss_url" {
   description = "MQTT over WebSockets URL of that configurable endpoint: its default authorizer is this one, so the URL need not name it (null unless default_authorizer is set)."
   value       = try("wss://${aws_iot_domain_configuration.this[0].domain_name}/mqtt", null)
 }
+
+output "publisher_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for a backend that publishes to the app's clients: iot:Publish on topic/<publisher_topic_prefix>/* and iot:DescribeEndpoint (which has no resource-level permissions). null unless publisher_topic_prefix is set."
+  value = var.publisher_topic_prefix == null ? null : jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "PublishToTheApp"
+        Effect   = "Allow"
+        Action   = ["iot:Publish"]
+        Resource = ["arn:${data.aws_partition.current.partition}:iot:${local.region}:${data.aws_caller_identity.current.account_id}:topic/${trimsuffix(var.publisher_topic_prefix, "/")}/*"]
+      },
+      {
+        Sid      = "FindTheEndpoint"
+        Effect   = "Allow"
+        Action   = ["iot:DescribeEndpoint"]
+        Resource = ["*"]
+      },
+    ]
+  })
+}
+
+output "alarm_sns_topic_arn" {
+  description = "ARN of the SNS topic the module created for its alarms (null unless monitoring.create_sns_topic)."
+  value       = try(aws_sns_topic.alarms[0].arn, null)
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (null when monitoring or its dashboard is off)."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the decision metrics (Allows, Denies, DeniesByReason, Errors); null when monitoring is off."
+  value       = var.monitoring.enabled ? local.namespace : null
+}

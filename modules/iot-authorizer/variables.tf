@@ -278,3 +278,76 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# ---------------------------------------------------------------------------------------
+# Operating it (monitoring.tf, README.md "Monitoring")
+# ---------------------------------------------------------------------------------------
+
+variable "monitoring" {
+  description = "Metric filters on the decision log (Allows, Denies, DeniesByReason, Errors in namespace `namespace`, default iotws/<name>), alarms on Lambda errors and throttles, decision errors and a deny rate above `deny_rate_percent` of at least `deny_rate_min_decisions` decisions per period, a dashboard (IoT connections and messages, authorizer, `rule_names` failures). Alarms notify `sns_topic_arn` and/or a topic the module creates (`create_sns_topic`). `enabled = false` creates none of it."
+  type = object({
+    enabled                 = optional(bool, true)
+    namespace               = optional(string)
+    period_seconds          = optional(number, 300)
+    evaluation_periods      = optional(number, 1)
+    deny_rate_percent       = optional(number, 50)
+    deny_rate_min_decisions = optional(number, 20)
+    sns_topic_arn           = optional(string)
+    create_sns_topic        = optional(bool, false)
+    dashboard               = optional(bool, true)
+    rule_names              = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.monitoring.period_seconds) && var.monitoring.evaluation_periods >= 1 && floor(var.monitoring.evaluation_periods) == var.monitoring.evaluation_periods
+    error_message = "monitoring.period_seconds must be one of 60, 300, 900, 3600 and monitoring.evaluation_periods a whole number >= 1."
+  }
+
+  validation {
+    condition     = var.monitoring.deny_rate_percent > 0 && var.monitoring.deny_rate_percent < 100 && var.monitoring.deny_rate_min_decisions >= 1
+    error_message = "monitoring.deny_rate_percent must be between 0 and 100 (exclusive) and monitoring.deny_rate_min_decisions at least 1."
+  }
+
+  validation {
+    condition     = var.monitoring.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.monitoring.sns_topic_arn, "-")))
+    error_message = "monitoring.sns_topic_arn must be null or an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+
+  validation {
+    condition     = var.monitoring.namespace == null || can(regex("^[^:$][^:]{0,254}$", coalesce(var.monitoring.namespace, "-")))
+    error_message = "monitoring.namespace must be null or 1-255 characters, not starting with $ and without ':'."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.monitoring.rule_names : can(regex("^[a-zA-Z0-9_]{1,128}$", r))])
+    error_message = "monitoring.rule_names must be topic rule names (1-128 of letters, digits, _)."
+  }
+}
+
+variable "iot_logging" {
+  description = "ACCOUNT-WIDE: IoT Core logging (aws_iot_logging_options) for every app in this account and region, written to the AWSIotLogsV2 log group, with a role IoT assumes. Off by default: only one stack per account and region should own it. `level`: ERROR, WARN, INFO, DEBUG or DISABLED (DEBUG logs every message and costs accordingly)."
+  type = object({
+    enabled = optional(bool, false)
+    level   = optional(string, "ERROR")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["ERROR", "WARN", "INFO", "DEBUG", "DISABLED"], var.iot_logging.level)
+    error_message = "iot_logging.level must be one of: ERROR, WARN, INFO, DEBUG, DISABLED."
+  }
+}
+
+variable "publisher_topic_prefix" {
+  description = "The app's topic prefix (the spec's `prefix`, e.g. chat/dev) for the `publisher_policy_json` output: iot:Publish on <prefix>/* and iot:DescribeEndpoint, for backends that publish to the app's clients. null: the output is null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.publisher_topic_prefix == null || can(regex("^[^+#*?$/][^+#*?]{0,200}$", coalesce(var.publisher_topic_prefix, "-")))
+    error_message = "publisher_topic_prefix must be null or a topic prefix without + # * ? and not starting with / or $ (e.g. chat/dev)."
+  }
+}

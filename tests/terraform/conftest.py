@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -33,6 +35,7 @@ MOTO_ACCOUNT = "123456789012"  # moto's default account id
 
 # Every service a module or example may call while planning (data sources).
 AWS_SERVICES = (
+    "cloudwatch",
     "cognitoidentity",
     "cognitoidp",
     "dynamodb",
@@ -110,6 +113,14 @@ def fail_on(exc: TerraformError) -> None:
 
 
 @pytest.fixture(scope="session")
+def tf_kit() -> SimpleNamespace:
+    """This file's helpers for test modules (pytest's importlib mode has no `from .conftest`)."""
+    return SimpleNamespace(
+        copy_tree=copy_tree, fail_on=fail_on, provider_override=provider_override
+    )
+
+
+@pytest.fixture(scope="session")
 def tf_env() -> dict[str, str]:
     """The environment every terraform run uses (local mirror if there is one)."""
     if shutil.which("terraform") is None:
@@ -158,6 +169,18 @@ def tf_workdir(tf_tree: Path, tf_env: dict[str, str]) -> Callable[[str], Tf]:
     return get
 
 
+def moto_ext() -> ModuleType:
+    """tests/terraform/moto_ext.py, loaded once (pytest runs with --import-mode=importlib)."""
+    name = "iotws_tests_moto_ext"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("moto_ext.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -166,8 +189,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    """moto's server on 127.0.0.1 and a free port, for the AWS calls plans make."""
+    """moto's server on 127.0.0.1 and a free port, for the AWS calls plans and applies
+    make, with the kit's test-only extension (`moto_ext.py`) installed."""
     from moto.server import ThreadedMotoServer
+
+    moto_ext().install()
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

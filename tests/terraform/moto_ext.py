@@ -24,6 +24,11 @@ IoT (https://docs.aws.amazon.com/iot/latest/apireference/):
 Cognito identity: SetIdentityPoolRoles / GetIdentityPoolRoles (the pool must exist; role
 ARNs and map keys checked against the model).
 
+Two fidelity fixes, so that a second plan after apply is empty for the right reason:
+DescribeEndpoint answers the same host for an account and region every time (AWS does;
+moto makes a new random one per call), and Lambda keeps a function's `LoggingConfig`
+(moto 5.2 drops it).
+
 `install()` patches moto's response classes; call it before starting the server.
 """
 
@@ -39,6 +44,7 @@ from urllib.parse import parse_qsl, unquote
 import botocore.session
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from moto.awslambda.models import LambdaFunction
 from moto.cognitoidentity.models import cognitoidentity_backends
 from moto.cognitoidentity.responses import CognitoIdentityResponse
 from moto.core.exceptions import JsonRESTError
@@ -49,7 +55,7 @@ from moto.iot.exceptions import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from moto.iot.models import iot_backends
+from moto.iot.models import IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 
 MIN_RSA_BITS = 2048
@@ -465,6 +471,44 @@ def delete_domain_configuration(self: Any) -> Any:
     return _original_delete_domain(self)
 
 
+# --------------------------------------------------------------------------- fidelity
+
+_original_describe_endpoint = IoTBackend.describe_endpoint
+_original_lambda_init = LambdaFunction.__init__
+_original_lambda_configuration = LambdaFunction.get_configuration
+_original_lambda_update = LambdaFunction.update_configuration
+_ENDPOINTS: dict[tuple[str, str, str], Any] = {}
+
+
+def describe_endpoint(self: Any, endpoint_type: str) -> Any:
+    key = (self.account_id, self.region_name, endpoint_type)
+    if key not in _ENDPOINTS:
+        _ENDPOINTS[key] = _original_describe_endpoint(self, endpoint_type)
+    self.endpoint = _ENDPOINTS[key]
+    return self.endpoint
+
+
+def lambda_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_lambda_init(self, *args, **kwargs)
+    spec = kwargs.get("spec", args[1] if len(args) > 1 else {})
+    self.iotws_logging_config = spec.get("LoggingConfig")
+
+
+def lambda_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    config: dict[str, Any] = _original_lambda_configuration(self, *args, **kwargs)
+    logging_config = getattr(self, "iotws_logging_config", None)
+    if logging_config:
+        config["LoggingConfig"] = logging_config
+    return config
+
+
+def lambda_update(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+    if "LoggingConfig" in config_updates:
+        self.iotws_logging_config = config_updates["LoggingConfig"]
+    result: dict[str, Any] = _original_lambda_update(self, config_updates)
+    return result
+
+
 # --------------------------------------------------------------------------- Cognito
 
 
@@ -534,8 +578,16 @@ _PATCHES: dict[Any, dict[str, Any]] = {
 }
 
 
+_PATCHES[IoTBackend] = {"describe_endpoint": describe_endpoint}
+_PATCHES[LambdaFunction] = {
+    "__init__": lambda_init,
+    "get_configuration": lambda_configuration,
+    "update_configuration": lambda_update,
+}
+
+
 def install() -> None:
-    """Add the calls above to moto's response classes (idempotent)."""
+    """Add the calls above to moto's classes (idempotent)."""
     for cls, methods in _PATCHES.items():
         for name, func in methods.items():
             setattr(cls, name, func)

@@ -271,3 +271,71 @@ run "outputs" {
     error_message = "No domain configuration output by default."
   }
 }
+
+run "monitoring_on_by_default_iot_logging_off" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_log_metric_filter.decisions) == 3 && length(aws_cloudwatch_log_metric_filter.denies_by_reason) == 1
+    error_message = "Allows, Denies, Errors and DeniesByReason come from the decision log by default."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_metric_filter.decisions["errors"].pattern == "{ $.decision = \"deny\" && ($.reason = \"internal_error\" || $.reason = \"config_error\" || $.reason = \"secret_unavailable\" || $.reason = \"jwks_unavailable\") }"
+    error_message = "Errors counts the denies where the authorizer could not decide."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 2 && length(aws_cloudwatch_metric_alarm.deny_rate) == 1 && length(aws_cloudwatch_metric_alarm.decision_errors) == 1
+    error_message = "Alarms on Lambda errors and throttles, decision errors and the deny rate."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 1 && length(aws_sns_topic.alarms) == 0
+    error_message = "A dashboard; no SNS topic unless asked for."
+  }
+  assert {
+    condition     = length(aws_iot_logging_options.this) == 0 && length(aws_iam_role.iot_logging) == 0
+    error_message = "Account-wide IoT logging is off by default."
+  }
+  assert {
+    condition     = output.publisher_policy_json == null
+    error_message = "No publisher policy without a topic prefix."
+  }
+}
+
+run "monitoring_off_logging_on_publisher_policy" {
+  command = plan
+
+  variables {
+    monitoring             = { enabled = false }
+    iot_logging            = { enabled = true, level = "WARN" }
+    publisher_topic_prefix = "chat/dev"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_metric_filter.decisions) == 0 && length(aws_cloudwatch_metric_alarm.lambda) == 0 && length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "monitoring.enabled = false creates no filter, alarm or dashboard."
+  }
+  assert {
+    condition     = aws_iot_logging_options.this[0].default_log_level == "WARN"
+    error_message = "IoT logging at the asked level."
+  }
+  assert {
+    condition = jsondecode(output.publisher_policy_json).Statement == [
+      { Sid = "PublishToTheApp", Effect = "Allow", Action = ["iot:Publish"], Resource = ["arn:aws:iot:us-east-1:123456789012:topic/chat/dev/*"] },
+      { Sid = "FindTheEndpoint", Effect = "Allow", Action = ["iot:DescribeEndpoint"], Resource = ["*"] },
+    ]
+    error_message = "The publisher policy grants Publish on the app's prefix and DescribeEndpoint only."
+  }
+}
+
+run "alarms_notify_a_created_topic" {
+  command = plan
+
+  variables {
+    monitoring = { create_sns_topic = true, deny_rate_percent = 80 }
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 1 && aws_cloudwatch_metric_alarm.deny_rate[0].threshold == 80
+    error_message = "create_sns_topic creates the topic; the deny-rate threshold is configurable."
+  }
+}

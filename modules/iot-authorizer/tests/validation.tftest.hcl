@@ -300,3 +300,19 @@ PEM
   }
   expect_failures = [aws_iot_authorizer.this]
 }
+
+run "monitoring_deny_rate_out_of_range" {
+  command = plan
+  variables {
+    monitoring = { deny_rate_percent = 100 }
+  }
+  expect_failures = [var.monitoring]
+}
+
+run "iot_logging_unknown_level" {
+  command = plan
+  variables {
+    iot_logging = { enabled = true, level = "TRACE" }
+  }
+  expect_failures = [var.iot_logging]
+}
