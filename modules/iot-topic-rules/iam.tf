@@ -4,16 +4,13 @@
 # values: deterministic under mock providers and readable in `terraform plan`.
 
 locals {
-  # Every target of a kind that a rule writes to: its actions plus its error action.
+  # Every target of a kind that a rule writes to with its role: its actions plus its error
+  # action (the module-wide one included).
   targets = { for k, a in local.actions : k => {
-    republish       = concat(a.republish, try(local.error_actions[k].republish != null ? [local.error_actions[k].republish] : [], []))
-    sqs             = concat(a.sqs, try(local.error_actions[k].sqs != null ? [local.error_actions[k].sqs] : [], []))
-    sns             = concat(a.sns, try(local.error_actions[k].sns != null ? [local.error_actions[k].sns] : [], []))
-    dynamodbv2      = concat(a.dynamodbv2, try(local.error_actions[k].dynamodbv2 != null ? [local.error_actions[k].dynamodbv2] : [], []))
-    kinesis         = concat(a.kinesis, try(local.error_actions[k].kinesis != null ? [local.error_actions[k].kinesis] : [], []))
-    firehose        = concat(a.firehose, try(local.error_actions[k].firehose != null ? [local.error_actions[k].firehose] : [], []))
-    s3              = concat(a.s3, try(local.error_actions[k].s3 != null ? [local.error_actions[k].s3] : [], []))
-    cloudwatch_logs = concat(a.cloudwatch_logs, try(local.error_actions[k].cloudwatch_logs != null ? [local.error_actions[k].cloudwatch_logs] : [], []))
+    for kind, def in local.action_kinds : kind => concat(
+      a[kind],
+      [for e in [try(local.error_actions[k][kind], null)] : e if e != null],
+    ) if def.role
   } }
 
   # Decided from the configuration's shape only, so for_each keys are known at plan time.

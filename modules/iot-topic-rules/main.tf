@@ -21,35 +21,37 @@ locals {
 
   error_log_group_name = coalesce(var.error_log_group.name, var.name_prefix == "" ? "/iotws/rule-errors" : "/iotws/${var.name_prefix}/rule-errors")
 
+  # Every rule-action kind, once. Everything per kind below, in iam.tf and in the validations
+  # of variables.tf is derived from this map with `for` expressions; only the kinds' object
+  # types (variables.tf) and their `dynamic` blocks (below) are spelled one by one, because
+  # Terraform cannot compute a type or a block name.
+  # - role: IoT runs the action with the rule's role (every kind but lambda, which uses a
+  #   resource-based permission: lambda-permissions.tf);
+  # - fields: the attributes that name the target (checked for substitution templates);
+  # - iam: where a substitution template may choose the target, the ARN service and
+  #   resource type its `iam_resources` must name; null where templates are refused.
+  action_kinds = {
+    lambda          = { role = false, fields = ["function_arn"], iam = null }
+    republish       = { role = true, fields = ["topic"], iam = { service = "iot", type = "topic/" } }
+    sqs             = { role = true, fields = ["queue_url", "queue_arn"], iam = null }
+    sns             = { role = true, fields = ["target_arn"], iam = null }
+    dynamodbv2      = { role = true, fields = ["table_name"], iam = { service = "dynamodb", type = "table/" } }
+    kinesis         = { role = true, fields = ["stream_name"], iam = null }
+    firehose        = { role = true, fields = ["delivery_stream_name"], iam = null }
+    s3              = { role = true, fields = ["bucket_name", "key"], iam = { service = "s3", type = "" } }
+    cloudwatch_logs = { role = true, fields = ["log_group_name"], iam = null }
+  }
+
   # The module-wide error action has the same shape as a rule's `error_action`.
-  default_error_action = var.error_log_group.enabled ? {
-    lambda          = null
-    republish       = null
-    sqs             = null
-    sns             = null
-    dynamodbv2      = null
-    kinesis         = null
-    firehose        = null
-    s3              = null
-    cloudwatch_logs = { log_group_name = local.error_log_group_name, batch_mode = null }
-  } : null
+  default_error_action = var.error_log_group.enabled ? merge(
+    { for kind, _ in local.action_kinds : kind => null },
+    { cloudwatch_logs = { log_group_name = local.error_log_group_name, batch_mode = null } },
+  ) : null
 
   error_actions = { for k, r in var.rules : k => r.error_action != null ? r.error_action : local.default_error_action }
 
-  # Per rule: every action of a kind, the rule's own and its error action's, as lists.
-  actions = { for k, r in var.rules : k => {
-    lambda          = r.lambda == null ? [] : r.lambda
-    republish       = r.republish == null ? [] : r.republish
-    sqs             = r.sqs == null ? [] : r.sqs
-    sns             = r.sns == null ? [] : r.sns
-    dynamodbv2      = r.dynamodbv2 == null ? [] : r.dynamodbv2
-    kinesis         = r.kinesis == null ? [] : r.kinesis
-    firehose        = r.firehose == null ? [] : r.firehose
-    s3              = r.s3 == null ? [] : r.s3
-    cloudwatch_logs = r.cloudwatch_logs == null ? [] : r.cloudwatch_logs
-  } }
-
-  error_kinds = { for k, e in local.error_actions : k => e == null ? null : one([for kind, v in e : kind if v != null]) }
+  # Per rule: every action of a kind, as a list (empty when the rule has none).
+  actions = { for k, r in var.rules : k => { for kind, _ in local.action_kinds : kind => coalesce(r[kind], []) } }
 
   # Republish topics: the user writes the real topic. A reserved topic (`$aws/...`) is written
   # with `$$` in the action (docs/rules-engine.md#republish); a topic already written with `$$` is kept.

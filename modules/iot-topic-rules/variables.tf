@@ -134,66 +134,41 @@ variable "rules" {
     error_message = "sql_version must be one of 2016-03-23 (recommended), 2015-10-08, beta. Fix: ${join(", ", [for k, r in var.rules : k if !contains(["2015-10-08", "2016-03-23", "beta"], r.sql_version)])}."
   }
 
+  # Validations per kind iterate over local.action_kinds (main.tf), where the kinds are listed
+  # once. They cannot read locals derived from var.rules (Terraform: a cycle), so each one
+  # gathers a rule's actions itself: `concat(<the kind's list>, <its error action, if any>)`.
   validation {
-    condition = alltrue([for k, r in var.rules : length(concat(
-      coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []),
-      coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []),
-      coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []),
-    )) > 0])
-    error_message = "Each rule needs at least one action (lambda, republish, sqs, sns, dynamodbv2, kinesis, firehose, s3 or cloudwatch_logs). Rules without one: ${join(", ", [for k, r in var.rules : k if length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []))) == 0])}."
+    condition     = alltrue([for k, r in var.rules : sum([for kind, _ in local.action_kinds : length(coalesce(r[kind], []))]) > 0])
+    error_message = "Each rule needs at least one action (${join(", ", keys(local.action_kinds))}). Rules without one: ${join(", ", [for k, r in var.rules : k if sum([for kind, _ in local.action_kinds : length(coalesce(r[kind], []))]) == 0])}."
   }
 
   validation {
-    condition = alltrue([for k, r in var.rules : length(concat(
-      coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []),
-      coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []),
-      coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []),
-    )) <= 10])
-    error_message = "A topic rule takes at most 10 actions (CreateTopicRule limit): split these rules: ${join(", ", [for k, r in var.rules : "${k} (${length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, [])))} actions)" if length(concat(coalesce(r.lambda, []), coalesce(r.republish, []), coalesce(r.sqs, []), coalesce(r.sns, []), coalesce(r.dynamodbv2, []), coalesce(r.kinesis, []), coalesce(r.firehose, []), coalesce(r.s3, []), coalesce(r.cloudwatch_logs, []))) > 10])}."
+    condition     = alltrue([for k, r in var.rules : sum([for kind, _ in local.action_kinds : length(coalesce(r[kind], []))]) <= 10])
+    error_message = "A topic rule takes at most 10 actions (CreateTopicRule limit): split these rules: ${join(", ", [for k, r in var.rules : "${k} (${sum([for kind, _ in local.action_kinds : length(coalesce(r[kind], []))])} actions)" if sum([for kind, _ in local.action_kinds : length(coalesce(r[kind], []))]) > 10])}."
   }
 
   # Substitution templates: only where iam_resources bounds them (see the description).
   validation {
-    condition = alltrue([for k, r in var.rules : !can(regex("[$][{]", jsonencode(concat(
-      [for a in coalesce(r.lambda, []) : a.function_arn],
-      [for a in coalesce(r.sqs, []) : [a.queue_url, a.queue_arn]],
-      [for a in coalesce(r.sns, []) : a.target_arn],
-      [for a in coalesce(r.kinesis, []) : a.stream_name],
-      [for a in coalesce(r.firehose, []) : a.delivery_stream_name],
-      [for a in coalesce(r.cloudwatch_logs, []) : a.log_group_name],
-      r.error_action == null ? [] : [
-        try(r.error_action.lambda.function_arn, null),
-        try(r.error_action.sqs.queue_url, null), try(r.error_action.sqs.queue_arn, null),
-        try(r.error_action.sns.target_arn, null), try(r.error_action.kinesis.stream_name, null),
-        try(r.error_action.firehose.delivery_stream_name, null),
-        try(r.error_action.cloudwatch_logs.log_group_name, null),
-      ],
-    ))))])
-    error_message = "Substitution templates ($${...}) are refused in lambda, sqs, sns, kinesis, firehose and cloudwatch_logs targets: the message would choose the resource and the rule's role would need a wildcard. Write the literal name. Rules: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([r.lambda, r.sqs, r.sns, r.kinesis, r.firehose, r.cloudwatch_logs, try(r.error_action.lambda, null), try(r.error_action.sqs, null), try(r.error_action.sns, null), try(r.error_action.kinesis, null), try(r.error_action.firehose, null), try(r.error_action.cloudwatch_logs, null)])))])}."
+    condition     = alltrue([for k, r in var.rules : !can(regex("[$][{]", jsonencode([for kind, def in local.action_kinds : [for a in concat(coalesce(r[kind], []), [for e in [try(r.error_action[kind], null)] : e if e != null]) : [for f in def.fields : a[f]]] if def.iam == null])))])
+    error_message = "Substitution templates ($${...}) are refused in ${join(", ", [for kind, def in local.action_kinds : kind if def.iam == null])} targets: the message would choose the resource and the rule's role would need a wildcard. Write the literal name. Rules: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([for kind, def in local.action_kinds : [for a in concat(coalesce(r[kind], []), [for e in [try(r.error_action[kind], null)] : e if e != null]) : [for f in def.fields : a[f]]] if def.iam == null])))])}."
   }
 
   validation {
-    condition = alltrue(flatten([for k, r in var.rules : [
-      for t in concat(
-        [for a in coalesce(r.republish, []) : { templated = can(regex("[$][{]", a.topic)), iam = a.iam_resources, arn = "iot", type = "topic/" }],
-        [for a in coalesce(r.dynamodbv2, []) : { templated = can(regex("[$][{]", a.table_name)), iam = a.iam_resources, arn = "dynamodb", type = "table/" }],
-        [for a in coalesce(r.s3, []) : { templated = can(regex("[$][{]", "${a.bucket_name}/${a.key}")), iam = a.iam_resources, arn = "s3", type = "" }],
-        try(r.error_action.republish, null) == null ? [] : [{ templated = can(regex("[$][{]", r.error_action.republish.topic)), iam = r.error_action.republish.iam_resources, arn = "iot", type = "topic/" }],
-        try(r.error_action.dynamodbv2, null) == null ? [] : [{ templated = can(regex("[$][{]", r.error_action.dynamodbv2.table_name)), iam = r.error_action.dynamodbv2.iam_resources, arn = "dynamodb", type = "table/" }],
-        try(r.error_action.s3, null) == null ? [] : [{ templated = can(regex("[$][{]", "${r.error_action.s3.bucket_name}/${r.error_action.s3.key}")), iam = r.error_action.s3.iam_resources, arn = "s3", type = "" }],
-        ) : t.iam == null ? !t.templated : (t.templated && length(t.iam) > 0 && alltrue([
-          for res in t.iam : !can(regex("[$][{]", res)) && (
-            t.arn == "s3" ? can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$", res)) :
-            can(regex("^arn:aws[a-z-]*:${t.arn}:[a-z0-9-]+:[0-9]{12}:${t.type}[^*].*$", res))
+    condition = alltrue(flatten([for k, r in var.rules : [for kind, def in local.action_kinds : [
+      for a in concat(coalesce(r[kind], []), [for e in [try(r.error_action[kind], null)] : e if e != null]) : a.iam_resources == null ? !can(regex("[$][{]", join("/", [for f in def.fields : a[f]]))) : (
+        can(regex("[$][{]", join("/", [for f in def.fields : a[f]]))) && length(a.iam_resources) > 0 && alltrue([
+          for res in a.iam_resources : !can(regex("[$][{]", res)) && (
+            def.iam.service == "s3" ? can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$", res)) :
+            can(regex("^arn:aws[a-z-]*:${def.iam.service}:[a-z0-9-]+:[0-9]{12}:${def.iam.type}[^*].*$", res))
           )
       ]))
-    ]]))
-    error_message = "A templated republish topic, dynamodbv2 table_name or s3 bucket/key needs iam_resources: the explicit, non-empty list of ARNs the rule's role may write to (topics: arn:aws:iot:REGION:ACCOUNT:topic/<literal start>..., tables: arn:aws:dynamodb:REGION:ACCOUNT:table/<literal start>..., objects: arn:aws:s3:::<bucket>/<key pattern>; no templates in them, nothing that starts with *). iam_resources is only accepted on a templated target. Rules to fix: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([r.republish, r.dynamodbv2, r.s3, try(r.error_action.republish, null), try(r.error_action.dynamodbv2, null), try(r.error_action.s3, null)])))])}."
+    ] if def.iam != null]]))
+    error_message = "A templated ${join(", ", [for kind, def in local.action_kinds : "${kind} ${join("/", def.fields)}" if def.iam != null])} needs iam_resources: the explicit, non-empty list of ARNs the rule's role may write to (topics: arn:aws:iot:REGION:ACCOUNT:topic/<literal start>..., tables: arn:aws:dynamodb:REGION:ACCOUNT:table/<literal start>..., objects: arn:aws:s3:::<bucket>/<key pattern>; no templates in them, nothing that starts with *). iam_resources is only accepted on a templated target. Rules to fix: ${join(", ", [for k, r in var.rules : k if can(regex("[$][{]", jsonencode([for kind, def in local.action_kinds : concat(coalesce(r[kind], []), [for e in [try(r.error_action[kind], null)] : e if e != null]) if def.iam != null])))])}."
   }
 
   validation {
     condition = alltrue(flatten([for k, r in var.rules : [
-      for a in concat(coalesce(r.lambda, []), r.error_action == null ? [] : (r.error_action.lambda == null ? [] : [r.error_action.lambda])) :
+      for a in concat(coalesce(r.lambda, []), [for e in [try(r.error_action.lambda, null)] : e if e != null]) :
       can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9$_-]+)?$", a.function_arn))
     ]]))
     error_message = "lambda actions need function_arn = the function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]); a name alone is not accepted."
@@ -201,7 +176,7 @@ variable "rules" {
 
   validation {
     condition = alltrue(flatten([for k, r in var.rules : [
-      for a in concat(coalesce(r.republish, []), r.error_action == null ? [] : (r.error_action.republish == null ? [] : [r.error_action.republish])) :
+      for a in concat(coalesce(r.republish, []), [for e in [try(r.error_action.republish, null)] : e if e != null]) :
       can(regex("^[^+#*?]{1,256}$", a.topic)) && contains([0, 1], a.qos)
     ]]))
     error_message = "republish actions need a topic (1..256 characters, no MQTT wildcards + or #, no * or ?) and qos 0 or 1."
@@ -209,7 +184,7 @@ variable "rules" {
 
   validation {
     condition = alltrue(flatten([for k, r in var.rules : [
-      for a in concat(coalesce(r.sqs, []), r.error_action == null ? [] : (r.error_action.sqs == null ? [] : [r.error_action.sqs])) :
+      for a in concat(coalesce(r.sqs, []), [for e in [try(r.error_action.sqs, null)] : e if e != null]) :
       (a.queue_arn != null ? can(regex("^arn:aws[a-z-]*:sqs:", a.queue_arn)) : can(regex("^https://sqs\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[0-9]{12}/[a-zA-Z0-9_.-]+$", a.queue_url))) && length(a.queue_url) > 0
     ]]))
     error_message = "sqs actions need queue_url (https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE); for any other URL form also set queue_arn (arn:aws:sqs:...)."
@@ -217,7 +192,7 @@ variable "rules" {
 
   validation {
     condition = alltrue(flatten([for k, r in var.rules : [
-      for a in concat(coalesce(r.sns, []), r.error_action == null ? [] : (r.error_action.sns == null ? [] : [r.error_action.sns])) :
+      for a in concat(coalesce(r.sns, []), [for e in [try(r.error_action.sns, null)] : e if e != null]) :
       can(regex("^arn:aws[a-z-]*:sns:", a.target_arn)) && contains(["RAW", "JSON"], a.message_format)
     ]]))
     error_message = "sns actions need target_arn = a topic ARN (arn:aws:sns:...) and message_format RAW or JSON."
@@ -225,11 +200,11 @@ variable "rules" {
 
   validation {
     condition = alltrue(flatten([for k, r in var.rules : concat(
-      [for a in concat(coalesce(r.dynamodbv2, []), r.error_action == null ? [] : (r.error_action.dynamodbv2 == null ? [] : [r.error_action.dynamodbv2])) : length(a.table_name) > 0],
-      [for a in concat(coalesce(r.kinesis, []), r.error_action == null ? [] : (r.error_action.kinesis == null ? [] : [r.error_action.kinesis])) : length(a.stream_name) > 0],
-      [for a in concat(coalesce(r.firehose, []), r.error_action == null ? [] : (r.error_action.firehose == null ? [] : [r.error_action.firehose])) : length(a.delivery_stream_name) > 0],
-      [for a in concat(coalesce(r.s3, []), r.error_action == null ? [] : (r.error_action.s3 == null ? [] : [r.error_action.s3])) : length(a.bucket_name) > 0 && length(a.key) > 0],
-      [for a in concat(coalesce(r.cloudwatch_logs, []), r.error_action == null ? [] : (r.error_action.cloudwatch_logs == null ? [] : [r.error_action.cloudwatch_logs])) : length(a.log_group_name) > 0],
+      [for a in concat(coalesce(r.dynamodbv2, []), [for e in [try(r.error_action.dynamodbv2, null)] : e if e != null]) : length(a.table_name) > 0],
+      [for a in concat(coalesce(r.kinesis, []), [for e in [try(r.error_action.kinesis, null)] : e if e != null]) : length(a.stream_name) > 0],
+      [for a in concat(coalesce(r.firehose, []), [for e in [try(r.error_action.firehose, null)] : e if e != null]) : length(a.delivery_stream_name) > 0],
+      [for a in concat(coalesce(r.s3, []), [for e in [try(r.error_action.s3, null)] : e if e != null]) : length(a.bucket_name) > 0 && length(a.key) > 0],
+      [for a in concat(coalesce(r.cloudwatch_logs, []), [for e in [try(r.error_action.cloudwatch_logs, null)] : e if e != null]) : length(a.log_group_name) > 0],
     )]))
     error_message = "Every action needs its target: dynamodbv2.table_name, kinesis.stream_name, firehose.delivery_stream_name, s3.bucket_name and s3.key, cloudwatch_logs.log_group_name must not be empty."
   }
@@ -238,7 +213,7 @@ variable "rules" {
     condition = alltrue([for k, r in var.rules : r.error_action == null ? true : length([
       for v in values(r.error_action) : v if v != null
     ]) == 1])
-    error_message = "An error_action must point at exactly one target (one of lambda, republish, sqs, sns, dynamodbv2, kinesis, firehose, s3, cloudwatch_logs). Fix: ${join(", ", [for k, r in var.rules : k if try(length([for v in values(r.error_action) : v if v != null]) != 1, false)])}."
+    error_message = "An error_action must point at exactly one target (one of ${join(", ", keys(local.action_kinds))}). Fix: ${join(", ", [for k, r in var.rules : k if try(length([for v in values(r.error_action) : v if v != null]) != 1, false)])}."
   }
 }
 
