@@ -73,34 +73,30 @@ resource "aws_sns_topic" "alarms" {
   tags              = var.tags
 }
 
-# The function failed (a bug, a timeout) or was throttled: IoT treats both as a deny.
-resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each = local.monitoring ? { errors = "Errors", throttles = "Throttles" } : {}
+# Alarms on counts above 0: the function failed (a bug, a timeout) or was throttled, which
+# IoT treats as a deny; or it ran but could not decide (secret or JWKS unreachable, bad
+# configuration).
+resource "aws_cloudwatch_metric_alarm" "above_zero" {
+  for_each = local.monitoring ? {
+    lambda-errors = {
+      namespace   = "AWS/Lambda", metric = "Errors", dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      description = "Authorizer Lambda Errors > 0: connections are refused (IoT treats a failed authorizer call as a deny)."
+    }
+    lambda-throttles = {
+      namespace   = "AWS/Lambda", metric = "Throttles", dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      description = "Authorizer Lambda Throttles > 0: connections are refused (IoT treats a throttled authorizer call as a deny)."
+    }
+    decision-errors = {
+      namespace   = local.namespace, metric = "Errors", dimensions = {}
+      description = "The authorizer denied connections because it could not decide (reasons ${join(", ", local.error_reasons)}); see its log group."
+    }
+  } : {}
 
-  alarm_name          = "${local.function_name}-lambda-${each.key}"
-  alarm_description   = "Authorizer Lambda ${each.value} > 0: connections are refused (IoT treats a failed authorizer call as a deny)."
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = var.monitoring.period_seconds
-  evaluation_periods  = var.monitoring.evaluation_periods
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-# The authorizer ran but could not decide (secret or JWKS unreachable, bad configuration).
-resource "aws_cloudwatch_metric_alarm" "decision_errors" {
-  count = local.monitoring ? 1 : 0
-
-  alarm_name          = "${local.function_name}-decision-errors"
-  alarm_description   = "The authorizer denied connections because it could not decide (reasons ${join(", ", local.error_reasons)}); see its log group."
-  namespace           = local.namespace
-  metric_name         = "Errors"
+  alarm_name          = "${local.function_name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
   statistic           = "Sum"
   period              = var.monitoring.period_seconds
   evaluation_periods  = var.monitoring.evaluation_periods

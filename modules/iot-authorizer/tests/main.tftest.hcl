@@ -284,7 +284,7 @@ run "monitoring_on_by_default_iot_logging_off" {
     error_message = "Errors counts the denies where the authorizer could not decide."
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 2 && length(aws_cloudwatch_metric_alarm.deny_rate) == 1 && length(aws_cloudwatch_metric_alarm.decision_errors) == 1
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.above_zero)) == toset(["lambda-errors", "lambda-throttles", "decision-errors"]) && length(aws_cloudwatch_metric_alarm.deny_rate) == 1
     error_message = "Alarms on Lambda errors and throttles, decision errors and the deny rate."
   }
   assert {
@@ -311,7 +311,7 @@ run "monitoring_off_logging_on_publisher_policy" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_log_metric_filter.decisions) == 0 && length(aws_cloudwatch_metric_alarm.lambda) == 0 && length(aws_cloudwatch_dashboard.this) == 0
+    condition     = length(aws_cloudwatch_log_metric_filter.decisions) == 0 && length(aws_cloudwatch_metric_alarm.above_zero) == 0 && length(aws_cloudwatch_dashboard.this) == 0
     error_message = "monitoring.enabled = false creates no filter, alarm or dashboard."
   }
   assert {
