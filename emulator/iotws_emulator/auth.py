@@ -22,13 +22,17 @@ from urllib.parse import parse_qsl
 
 from iotws.authorizer_code import AuthorizerEvent
 from iotws.invoke import LambdaContext
+from iotws.iot.facts import (
+    MAX_DOCUMENT_CHARS,
+    MAX_DOCUMENTS,
+    SESSION_MAX_SECONDS,
+    SESSION_MIN_SECONDS,
+)
 from iotws_emulator.policy import CompiledPolicy, PolicyEngine
 
 AUTHORIZER_NAME_PARAM = "x-amz-customauthorizer-name"
 PRINCIPAL_RE = re.compile(r"[a-zA-Z0-9]{1,128}")  # docs/custom-authorizer.md#response
-TTL_MIN, TTL_MAX = 300, 86_400  # docs/custom-authorizer.md#response
-MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
-MAX_DOCUMENT_CHARS = 2048  # docs/custom-authorizer.md#response
+TTL_MIN, TTL_MAX = SESSION_MIN_SECONDS, SESSION_MAX_SECONDS  # docs/custom-authorizer.md#response
 
 
 class Authorizer(Protocol):

@@ -37,6 +37,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from iotws.iot.facts import BASIC_INGEST_PREFIX, CLIENT_PUBLISHABLE_RESERVED_PREFIXES
+from iotws.iot.topics import is_wildcard, matches, shared_parts, topic_name_error
 from iotws_emulator import codec
 from iotws_emulator.auth import RequestInfo
 from iotws_emulator.authn import Authenticator
@@ -44,8 +46,6 @@ from iotws_emulator.codec import Prop
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.handler import MqttHandler
 from iotws_emulator.limits import (
-    ALLOWED_RESERVED_PREFIXES,
-    BASIC_INGEST_PREFIX,
     MAX_PAYLOAD_BYTES,
     RC_SERVER_SHUTTING_DOWN,
     SERVER_INITIATED_DISCONNECT,
@@ -58,7 +58,6 @@ from iotws_emulator.session import (
     Transport,
     message_props,
 )
-from iotws_emulator.topics import is_wildcard, matches, shared_parts, topic_name_error
 
 log = logging.getLogger("iotws.emulator")
 
@@ -391,7 +390,7 @@ class Broker:
         err = topic_name_error(topic)
         if err:
             raise ValueError(err)
-        if topic.startswith("$") and not topic.startswith(ALLOWED_RESERVED_PREFIXES):
+        if topic.startswith("$") and not topic.startswith(CLIENT_PUBLISHABLE_RESERVED_PREFIXES):
             raise PermissionError(f"topic {topic!r} is reserved")
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")

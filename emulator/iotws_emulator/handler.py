@@ -16,12 +16,19 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from iotws.iot.facts import CLIENT_ID_MAX_BYTES, CLIENT_PUBLISHABLE_RESERVED_PREFIXES
+from iotws.iot.topics import (
+    is_wildcard,
+    shared_filter_error,
+    shared_parts,
+    topic_filter_error,
+    topic_name_error,
+)
 from iotws_emulator import codec
 from iotws_emulator.auth import RequestInfo
 from iotws_emulator.authn import ConnectRefused, ConnectRequest
 from iotws_emulator.codec import Prop
 from iotws_emulator.limits import (
-    ALLOWED_RESERVED_PREFIXES,
     AUTH_ERROR,
     CLIENT_ERROR,
     CLIENT_INITIATED_DISCONNECT,
@@ -30,7 +37,6 @@ from iotws_emulator.limits import (
     DUPLICATE_CLIENTID,
     KEEPALIVE_MAX,
     KEEPALIVE_MIN,
-    MAX_CLIENT_ID_BYTES,
     MAX_FILTERS_PER_SUBSCRIBE,
     MAX_INFLIGHT,
     MAX_PACKET_BYTES,
@@ -59,13 +65,6 @@ from iotws_emulator.limits import (
     V3_SERVER_UNAVAILABLE,
 )
 from iotws_emulator.session import Message, Session, SubOptions, Transport, message_props
-from iotws_emulator.topics import (
-    is_wildcard,
-    shared_filter_error,
-    shared_parts,
-    topic_filter_error,
-    topic_name_error,
-)
 
 if TYPE_CHECKING:  # the broker owns the handler; imported for types only
     from iotws_emulator.broker import Broker
@@ -177,7 +176,7 @@ class MqttHandler:
             assigned = False
         s.client_id = cid
         # mqtt.html: at most 128 bytes, no leading `$`.
-        if len(cid.encode("utf-8")) > MAX_CLIENT_ID_BYTES or cid.startswith("$"):
+        if len(cid.encode("utf-8")) > CLIENT_ID_MAX_BYTES or cid.startswith("$"):
             return await self._refuse(
                 s,
                 V3_IDENTIFIER_REJECTED,
@@ -394,7 +393,7 @@ class MqttHandler:
                 )
                 await s.close(THROTTLED, v5_code=RC_MESSAGE_RATE_TOO_HIGH)
                 return
-        if topic.startswith("$") and not topic.startswith(ALLOWED_RESERVED_PREFIXES):
+        if topic.startswith("$") and not topic.startswith(CLIENT_PUBLISHABLE_RESERVED_PREFIXES):
             await self._forbid(s, f"publish to reserved topic {topic}")
             return
         ok, decision = await s.allowed("iot:Publish", f"topic/{topic}", f"topic={topic}")

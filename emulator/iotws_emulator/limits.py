@@ -8,8 +8,8 @@ not state are marked unverified where they are used.
 
 from __future__ import annotations
 
-# Client ids, payloads, subscriptions, in-flight messages (quotas page)
-MAX_CLIENT_ID_BYTES = 128
+# Client-id, topic and reserved-prefix facts: iotws.iot.facts. Payloads, subscriptions, in-flight
+# messages (quotas page)
 IAM_CONNECTION_SECONDS = 86_400  # SigV4 (Cognito) connections last up to 24 hours
 MAX_PAYLOAD_BYTES = 128 * 1024
 MAX_FILTERS_PER_SUBSCRIBE = 8
@@ -26,11 +26,6 @@ CONNECTS_PER_SECOND_PER_CLIENT_ID = 1
 # Largest packet accepted before the payload check: a 128 KB payload, a 64 KB topic or
 # properties block and headers. Bigger remaining lengths are refused before buffering.
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 2 * 65_536 + 64
-
-# Client publishes to reserved topics that IoT accepts (reserved-topics.html): device
-# shadows and Basic Ingest. Everything else under `$` is refused.
-ALLOWED_RESERVED_PREFIXES = ("$aws/things/", "$aws/rules/")
-BASIC_INGEST_PREFIX = "$aws/rules/"
 
 # v3.1.1 CONNACK return codes and the MQTT 5 reason codes used
 V3_IDENTIFIER_REJECTED = 2

@@ -32,6 +32,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from iotws.errors import IotwsError
+from iotws.iot.facts import (
+    CLIENT_ID_MAX_BYTES,
+    IDENTITY_CHARS,
+    INLINE_ROLE_POLICY_MAX_CHARS,
+    MANAGED_POLICY_MAX_CHARS,
+    MAX_DOCUMENT_CHARS,
+    RESERVED_TOPIC_START,
+    TOPIC_MAX_BYTES,
+    TOPIC_MAX_SLASHES,
+)
+from iotws.iot.grants import TopicGrant, resolve, topic_grants
+from iotws.iot.topics import misplaced_hash, misplaced_plus, too_deep, too_long
 
 IDENTITY_PLACEHOLDER = "identity_id"
 # The IAM policy variable of the caller's Cognito identity id
@@ -39,19 +51,12 @@ IDENTITY_PLACEHOLDER = "identity_id"
 IDENTITY_VARIABLE = "${cognito-identity.amazonaws.com:sub}"
 # Cognito identity ids are at most 55 characters ("<region>:<uuid>", GetId API reference).
 IDENTITY_ID_MAX_LENGTH = 55
-CLIENT_ID_MAX_BYTES = 128  # docs/data-plane.md#client-ids
-TOPIC_MAX_BYTES = 256  # docs/data-plane.md#topics
-TOPIC_MAX_SLASHES = 7  # docs/data-plane.md#topics
-# IAM quotas, counted without white space (IAM User Guide, "IAM and AWS STS quotas").
-INLINE_ROLE_POLICY_MAX_CHARS = 10_240
-MANAGED_POLICY_MAX_CHARS = 6_144
 # A named IoT policy (what an authenticated identity also needs): docs/iot-policies.md.
-IOT_POLICY_MAX_CHARS = 2_048
+IOT_POLICY_MAX_CHARS = MAX_DOCUMENT_CHARS
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_CLIENT_ID_LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:@=|-]*$")
 ONLY_IDENTITY = "only the identity id exists for guests: use {identity_id}"
 ACCOUNT_FIX = (
     'add `aws: {region: us-east-1, account: "123456789012"}` (your own values) to the spec: '
@@ -195,7 +200,7 @@ def _client_resource(profile: ProfileLike, fld: str) -> str:
             fix="write e.g. guest-{identity_id} or {identity_id}",
         )
     literal = _PLACEHOLDER_RE.sub("", body)
-    if not _CLIENT_ID_LITERAL_RE.match(literal) or rule.startswith("$"):
+    if not set(literal) <= IDENTITY_CHARS or rule.startswith("$"):
         raise IotwsError(
             f"{rule!r} has characters client ids here may not have",
             field=fld,
@@ -212,48 +217,32 @@ def _client_resource(profile: ProfileLike, fld: str) -> str:
     return _substitute(body) + ("*" if wildcard else "")
 
 
-def _topic_path(pattern: str, prefix: str, fld: str) -> tuple[str, bool]:
-    """MQTT pattern relative to the prefix -> IAM resource path; (path, widened)."""
+def _check_topic(pattern: str, prefix: str, fld: str) -> None:
+    """A pattern of a profile rendered on its own (the spec check does more)."""
     _check_text(pattern, fld)
     levels = pattern.split("/")
-    if pattern.startswith("$") or "" in levels or any(c in pattern for c in "*?"):
+    if pattern.startswith(RESERVED_TOPIC_START) or "" in levels or any(c in pattern for c in "*?"):
         raise IotwsError(
             f"{pattern!r} is not a topic pattern of the access spec",
             field=fld,
             fix="use MQTT levels with + and # (no leading $, no * or ?, no empty level)",
         )
-    for i, level in enumerate(levels):
-        if ("+" in level and level != "+") or (
-            "#" in level and (level != "#" or i < len(levels) - 1)
-        ):
-            raise IotwsError(
-                f"{pattern!r}: + and # must be whole levels, # only the last",
-                field=fld,
-                fix="write e.g. rooms/+/messages or users/{identity_id}/#",
-            )
+    if misplaced_plus(levels) or misplaced_hash(levels):
+        raise IotwsError(
+            f"{pattern!r}: + and # must be whole levels, # only the last",
+            field=fld,
+            fix="write e.g. rooms/+/messages or users/{identity_id}/#",
+        )
     full = f"{prefix}/{pattern}" if prefix else pattern
-    size = len(_worst_case(full).encode("utf-8"))
-    if size > TOPIC_MAX_BYTES or full.count("/") > TOPIC_MAX_SLASHES:
+    worst = _worst_case(full)
+    size = len(worst.encode("utf-8"))
+    if too_long(worst) or too_deep(full):
         raise IotwsError(
             f"{full!r} can be {size} bytes and has {full.count('/')} slashes; IoT allows "
             f"{TOPIC_MAX_BYTES} bytes and {TOPIC_MAX_SLASHES} slashes",
             field=fld,
             fix="shorten the topic or the topic_prefix",
         )
-    out: list[str] = []
-    widened = False
-    for level in full.split("/"):
-        if level == "+":
-            # No single-level wildcard in policies: `*` also crosses levels (INTERNALS.md).
-            out.append("*")
-            widened = True
-        elif level == "#":
-            # `*` is multi-level like `#`; neither matches the parent
-            # (docs/iot-policies.md#matching, docs/data-plane.md#topics).
-            out.append("*")
-        else:
-            out.append(_substitute(level))
-    return "/".join(out), widened
 
 
 def render_guest_policy(
@@ -283,24 +272,25 @@ def render_guest_policy(
         }
     ]
     widenings: list[dict[str, str]] = []
-    for sid, action, rtype, kind, topics in (
-        ("Subscribe", "iot:Subscribe", "topicfilter/", "subscribe", profile.subscribe),
-        ("Receive", "iot:Receive", "topic/", "receive", profile.receive),
-        ("Publish", "iot:Publish", "topic/", "publish", profile.publish),
-    ):
+    grants = topic_grants(
+        publish=profile.publish, subscribe=profile.subscribe, receive=profile.receive
+    )
+    for sid in ("Subscribe", "Receive", "Publish"):
+        action = f"iot:{sid}"
+        mine: list[TopicGrant] = [g for g in grants if g.action == action]
+        for g in mine:
+            _check_topic(g.pattern, prefix, f"{base_field}.{g.spec_key}[{g.index}]")
         resources: list[str] = []
-        for i, pattern in enumerate(topics):
-            path, widened = _topic_path(pattern, prefix, f"{base_field}.{kind}[{i}]")
-            resource = f"{arn}{rtype}{path}"
-            if resource in resources:
-                continue
-            resources.append(resource)
-            if widened:
+        # `+` and `#` become `*` (no single-level wildcard in policies; `*` is multi-level
+        # like `#`, neither matches the parent: docs/iot-policies.md#matching).
+        for r in resolve(mine, arn_base=arn, prefix=prefix, literal=_substitute):
+            resources.append(r.resource)
+            if r.widened:
                 widenings.append(
                     {
                         "action": action,
-                        "pattern": pattern,
-                        "resource": resource,
+                        "pattern": r.grant.pattern,
+                        "resource": r.resource,
                         "kind": "plus-as-star",
                         "explanation": "IAM/IoT policy resources have no single-level "
                         "wildcard: * also matches several levels",

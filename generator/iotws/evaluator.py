@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from iotws.errors import IotwsError
+from iotws.iot.arns import glob_match
 
 ALLOWED = "ALLOWED"
 EXPLICIT_DENY = "EXPLICIT_DENY"
@@ -245,15 +246,6 @@ def _compile_alternation(sources: Sequence[str], flags: int = 0) -> re.Pattern[s
     if len(sources) == 1:
         return re.compile(sources[0], re.DOTALL | flags)
     return re.compile("|".join(f"(?:{s})" for s in sources), re.DOTALL | flags)
-
-
-def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """Match `value` against an IoT policy wildcard pattern (`*`, `?`, no variables)."""
-    tokens = _tokenize(pattern, "pattern")
-    if any(kind == _VAR for kind, _ in tokens):
-        return False
-    flags = re.IGNORECASE if ignore_case else 0
-    return re.fullmatch(_tokens_source(tokens, None), value, re.DOTALL | flags) is not None
 
 
 def _lookup(variables: Mapping[str, str], name: str) -> str | None:

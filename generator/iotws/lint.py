@@ -49,15 +49,15 @@ from iotws.evaluator import (
     PolicySet,
     Request,
     StatementView,
-    glob_match,
     parse_document,
 )
+from iotws.iot.arns import PARTITIONS, Arn, client_binding, glob_match, has_wildcard
+from iotws.iot.arns import parse_arn as _parse_arn
+from iotws.iot.facts import AWS_RESERVED_PREFIX, RESERVED_TOPIC_EXAMPLES
+from iotws.iot.facts import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS  # re-exported
+from iotws.iot.facts import MAX_DOCUMENTS as MAX_DOCUMENTS  # re-exported
 
-MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response
-# docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
-MAX_DOCUMENT_CHARS = 2048
 SEVERITIES = ("error", "warning", "info")
-_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _TOPIC_ACTIONS = ("iot:Publish", "iot:Receive", "iot:RetainPublish", "iot:GetRetainedMessage")
 _KNOWN_VARIABLES = {
     "iot:clientid",
@@ -94,51 +94,6 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Arn:
-    partition: str
-    service: str
-    region: str
-    account: str
-    rtype: str
-    name: str
-
-
-def _split_outside_vars(text: str, sep: str, maxsplit: int) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    i = 0
-    while i < len(text):
-        if text.startswith("${", i):
-            depth += 1
-            i += 2
-            continue
-        ch = text[i]
-        if ch == "}" and depth:
-            depth -= 1
-        elif ch == sep and not depth and len(parts) < maxsplit:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-def _parse_arn(resource: str) -> _Arn | None:
-    parts = _split_outside_vars(resource, ":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        return None
-    rest = parts[5]
-    rtype, _, name = rest.partition("/")
-    return _Arn(parts[1], parts[2], parts[3], parts[4], rtype, name)
-
-
-def _has_wildcard(text: str) -> bool:
-    """`*` or `?` outside `${...}` (escapes like `${*}` are literal)."""
-    return bool(re.search(r"[*?]", re.sub(r"\$\{[^}]*\}", "", text)))
-
-
 def _covers(view: StatementView, action: str) -> bool:
     hit = any(glob_match(p, action, ignore_case=True) for p in view.actions)
     return hit != view.not_action
@@ -166,17 +121,8 @@ def _client_binding(resource: str) -> str:
     arn = _parse_arn(resource)
     if arn is None:
         return "bound"  # malformed: never matches (IOTWS015)
-    if arn.rtype != "client":
-        if _has_wildcard(arn.rtype) and glob_match(arn.rtype + "/*", "client/x"):
-            return "any"
-        return "bound"
-    name = arn.name
-    stripped = name.replace("${iot:ClientId}", "").replace("${iot:clientid}", "")
-    if name in ("*", "${iot:ClientId}") or not stripped.strip("*?"):
-        return "any"
-    if _has_wildcard(name) or "${iot:clientid}" in name.lower():
-        return "partial"
-    return "bound"
+    binding, _ = client_binding(arn.rest)
+    return "bound" if binding == "not-client" else binding
 
 
 def _is_client(resource: str) -> bool:
@@ -201,11 +147,9 @@ def _sample(text: str, values: Mapping[str, str]) -> str:
     return "".join(result)
 
 
-def _sample_topic_for_filter(
-    arn: _Arn, values: Mapping[str, str], region: str, account: str
-) -> str:
-    region_s = region if _has_wildcard(arn.region) else _sample(arn.region, values)
-    account_s = account if _has_wildcard(arn.account) else _sample(arn.account, values)
+def _sample_topic_for_filter(arn: Arn, values: Mapping[str, str], region: str, account: str) -> str:
+    region_s = region if has_wildcard(arn.region) else _sample(arn.region, values)
+    account_s = account if has_wildcard(arn.account) else _sample(arn.account, values)
     name = _sample(arn.name, values)
     name = "/".join("x" if level in ("+", "#") else level for level in name.split("/"))
     return f"arn:{arn.partition}:iot:{region_s}:{account_s}:topic/{name}"
@@ -322,7 +266,7 @@ def _statement_findings(
         arn = _parse_arn(r)
         if (
             arn is None
-            or arn.partition not in _PARTITIONS
+            or arn.partition not in PARTITIONS
             or not glob_match(arn.service, "iot")
             or not arn.rtype
         ):
@@ -339,7 +283,7 @@ def _statement_findings(
         ):
             if given is None or part == slot or part == given:
                 continue
-            if _has_wildcard(part):
+            if has_wildcard(part):
                 add(
                     "IOTWS014",
                     "warning",
@@ -374,7 +318,7 @@ def _statement_findings(
             allow
             and not view.not_resource
             and arn.rtype == "topic"
-            and arn.name.startswith("$aws/")
+            and arn.name.startswith(AWS_RESERVED_PREFIX)
             and (_covers(view, "iot:Publish") or _covers(view, "iot:RetainPublish"))
         ):
             add(
@@ -388,7 +332,7 @@ def _statement_findings(
             if allow
             and not view.not_resource
             and arn.rtype in ("topic", "topicfilter")
-            and not arn.name.startswith("$aws/")
+            and not arn.name.startswith(AWS_RESERVED_PREFIX)
             else None
         )
         if reserved is not None:
@@ -604,20 +548,9 @@ def has_errors(findings: Sequence[Finding]) -> bool:
 __all__ = ["MAX_DOCUMENTS", "MAX_DOCUMENT_CHARS", "Finding", "has_errors", "lint_documents"]
 
 
-# Reserved topics a wildcard resource must not reach (lifecycle events, shadows, rules;
-# deep ones too, since * crosses levels).
-RESERVED_PROBES = (
-    "$aws/events/presence/connected/c1",
-    "$aws/events/subscriptions/subscribed/c1",
-    "$aws/things/t1/shadow/update",
-    "$aws/things/t1/shadow/name/s1/update/accepted",
-    "$aws/a/b/c/d/e/f",
-)
-
-
 def _reserved_probe(name: str) -> str | None:
     """A reserved topic that the resource name (a policy pattern) matches, or None."""
-    for probe in RESERVED_PROBES:
+    for probe in RESERVED_TOPIC_EXAMPLES:
         if glob_match(name, probe):
             return probe
     return None

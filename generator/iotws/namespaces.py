@@ -35,10 +35,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Characters an identity value may have at all (the authorizer's `identity.charset`):
-# no MQTT or IoT-policy wildcards, no `/`, no `$`, no quotes, braces or controls.
-IDENTITY_CHARS = frozenset(string.ascii_letters + string.digits + "_.:@=|-")
-IDENTITY_CHARSET = r"^[A-Za-z0-9_.:@=|-]+$"
+from iotws.iot.facts import IDENTITY_CHAR_CLASS, IDENTITY_CHARS
+
+# Characters an identity value may have at all: IDENTITY_CHARS (iotws.iot.facts).
 _HEX = frozenset("0123456789abcdef")
 _LETTERS_DIGITS = frozenset(string.ascii_letters + string.digits)
 
@@ -157,7 +156,7 @@ CHARSETS: dict[str, Charset] = {
         ),
         Charset(
             "opaque",
-            "[A-Za-z0-9_.:@=|-]+",
+            IDENTITY_CHAR_CLASS + "+",
             IDENTITY_CHARS,
             False,
             tuple(_plus(IDENTITY_CHARS)),
@@ -184,7 +183,7 @@ IDENTITY_ID = Charset(
 # The `{client_id}` placeholder: the connection's own (already checked) client id.
 CLIENT_ID = Charset(
     "client_id",
-    "[A-Za-z0-9_.:@=|-]+",
+    IDENTITY_CHAR_CLASS + "+",
     IDENTITY_CHARS,
     False,
     tuple(_plus(IDENTITY_CHARS)),
@@ -295,7 +294,7 @@ def _literal_regex(text: str) -> str:
     out = []
     for c in text:
         if c == "*":
-            out.append("[A-Za-z0-9_.:@=|-]+")
+            out.append(IDENTITY_CHAR_CLASS + "+")
         elif c in "+#":
             out.append(".*")
         else:

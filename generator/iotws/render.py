@@ -19,20 +19,19 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from iotws import cognito  # the guest-path renderer
 from iotws.errors import IotwsError
+from iotws.iot.facts import CLIENT_ID_MAX_BYTES, IDENTITY_CHARSET
+from iotws.iot.facts import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS  # re-exported
+from iotws.iot.facts import MAX_DOCUMENTS as MAX_DOCUMENTS  # re-exported
+from iotws.iot.grants import resolve, topic_grants
 from iotws.namespaces import CHARSETS, DEFAULT_CHARSET
 from iotws.spec import (
     BUILTIN_CLIENT_ID,
-    CLIENT_ID_MAX_BYTES,
-    IDENTITY_CHARSET,
     PLACEHOLDER_RE,
     Profile,
     Spec,
     resolve_jwks,
 )
 
-MAX_DOCUMENTS = 10  # docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
-# docs/custom-authorizer.md#response, docs/iot-policies.md#size-limits
-MAX_DOCUMENT_CHARS = 2048
 REGION_SLOT = "${iotws:region}"
 ACCOUNT_SLOT = "${iotws:account}"
 CLIENT_ID_SLOT = "${iotws:client_id}"
@@ -141,22 +140,6 @@ def to_slots(text: str) -> str:
     return PLACEHOLDER_RE.sub(repl, text)
 
 
-def policy_pattern(spec_topic: str) -> tuple[str, bool]:
-    """MQTT pattern -> policy resource path. Returns (path, widened)."""
-    levels = spec_topic.split("/")
-    widened = False
-    out = []
-    for level in levels:
-        if level == "+":
-            out.append("*")
-            widened = True
-        elif level == "#":
-            out.append("*")
-        else:
-            out.append(level)
-    return "/".join(out), widened
-
-
 def worst_case(text: str, spec: Spec) -> str:
     def repl(m: re.Match[str]) -> str:
         name = m.group(1)
@@ -179,32 +162,20 @@ def _grants(spec: Spec, prof: Profile) -> tuple[list[Grant], list[dict[str, str]
     base = arn_base(spec)
     grants: list[Grant] = [Grant("iot:Connect", "", f"{base}client/{CLIENT_ID_SLOT}")]
     widenings: list[dict[str, str]] = []
-    kinds = (
-        ("iot:Publish", "topic/", prof.publish),
-        ("iot:Subscribe", "topicfilter/", prof.subscribe),
-        ("iot:Receive", "topic/", prof.receive),
-    )
-    for action, rtype, topics in kinds:
-        seen: set[str] = set()
-        for topic in topics:
-            path, widened = policy_pattern(to_slots(topic))
-            full = f"{spec.prefix}/{path}" if spec.prefix else path
-            resource = f"{base}{rtype}{full}"
-            if resource in seen:
-                continue
-            seen.add(resource)
-            grants.append(Grant(action, topic, resource))
-            if widened:
-                widenings.append(
-                    {
-                        "action": action,
-                        "pattern": topic,
-                        "resource": resource,
-                        "kind": "plus-as-star",
-                        "explanation": "IoT policies have no single-level wildcard: * also "
-                        "matches several levels",
-                    }
-                )
+    topic = topic_grants(publish=prof.publish, subscribe=prof.subscribe, receive=prof.receive)
+    for r in resolve(topic, arn_base=base, prefix=spec.prefix, literal=to_slots):
+        grants.append(Grant(r.grant.action, r.grant.pattern, r.resource))
+        if r.widened:
+            widenings.append(
+                {
+                    "action": r.grant.action,
+                    "pattern": r.grant.pattern,
+                    "resource": r.resource,
+                    "kind": "plus-as-star",
+                    "explanation": "IoT policies have no single-level wildcard: * also "
+                    "matches several levels",
+                }
+            )
     return grants, widenings
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from iotws import iotsql
 from iotws.errors import IotwsError
+from iotws.iot.facts import LIFECYCLE_PREFIX
 
 RULE_NAME_RE = re.compile(r"^[a-zA-Z0-9_]{1,128}$")
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -42,7 +43,6 @@ FUNCTION_ARN_RE = re.compile(
 FROM_RE = re.compile(r"(?i)\bFROM\s+'([^']+)'")
 SQL_VERSIONS = ("2016-03-23", "2015-10-08", "beta")
 MAX_ACTIONS = 10  # CreateTopicRule: ActionList has at most 10 entries
-LIFECYCLE_PREFIX = "$aws/events/"
 RULE_KEYS = {"description", "sql", "sql_version", "enabled", "error_action"}
 
 # The module's action kinds and their fields (modules/iot-topic-rules/variables.tf):

@@ -32,6 +32,7 @@ from iotws.authorizer_code import Deny, config, identity
 from iotws.errors import IotwsError
 from iotws.evaluator import ALLOWED, PolicySet, Request
 from iotws.invoke import LambdaContext
+from iotws.iot.facts import IDENTITY_CHAR_CLASS, RESERVED_TOPIC_EXAMPLES
 from iotws.namespaces import CHARSETS, DEFAULT_CHARSET, PLACEHOLDER_RE
 from iotws.render import RenderedProfile, RenderResult, authorizer_config, render_profile
 from iotws.spec import BUILTIN_CLIENT_ID, Spec
@@ -39,15 +40,7 @@ from iotws.spec import BUILTIN_CLIENT_ID, Spec
 SAMPLE_REGION = "us-east-1"
 SAMPLE_ACCOUNT = "123456789012"
 # Topics no spec may grant (reserved topics, deep ones too, and another app's prefix).
-RESERVED_TOPICS = (
-    "$aws/events/presence/connected/c1",
-    "$aws/events/presence/disconnected/c1",
-    "$aws/events/subscriptions/subscribed/c1",
-    "$aws/things/t1/shadow/update",
-    "$aws/things/t1/shadow/name/s1/update/accepted",
-    "$aws/rules/r1/x",
-    "$aws/a/b/c/d/e/f",
-)
+RESERVED_TOPICS = RESERVED_TOPIC_EXAMPLES
 RESERVED_FILTERS = ("#", "+/#", "+/+/#", "$aws/#", "$aws/events/presence/+/+", "$aws/things/+/#")
 MAX_CANDIDATES = 48  # values tried per claim (bounds the build-time search)
 
@@ -114,7 +107,7 @@ def _suffixes(spec: Spec) -> list[str]:
 class _AcceptCfg:
     """Just enough of a Config for `identity.safe_value` (the identity charset)."""
 
-    charset = re.compile(r"[A-Za-z0-9_.:@=|-]+", re.ASCII)
+    charset = re.compile(IDENTITY_CHAR_CLASS + "+", re.ASCII)
 
 
 _ACCEPT_CFG: Any = _AcceptCfg()

@@ -21,6 +21,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from iotws.errors import IotwsError, SpecError
+from iotws.iot.facts import (
+    CLIENT_ID_MAX_BYTES,
+    IDENTITY_CHARS,
+    RESERVED_TOPIC_START,
+    TOPIC_MAX_BYTES,
+    TOPIC_MAX_SLASHES,
+)
+from iotws.iot.topics import has_control, misplaced_hash, misplaced_plus
 from iotws.namespaces import (
     CHARSETS,
     DEFAULT_CHARSET,
@@ -35,13 +43,6 @@ from iotws.namespaces import (
 from iotws.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
 from iotws.rules import RulesSpec, parse_rules
 
-# Identity values substituted into policies at run time (docs/design.md#decision-2,
-# docs/iot-policies.md#client-id-injection "client-id injection"): no + # * ? / $, no control
-# characters, no quotes.
-IDENTITY_CHARSET = r"^[A-Za-z0-9_.:@=|-]+$"
-CLIENT_ID_MAX_BYTES = 128  # docs/data-plane.md#client-ids
-TOPIC_MAX_BYTES = 256  # docs/data-plane.md#topics
-TOPIC_MAX_SLASHES = 7  # docs/data-plane.md#topics
 # Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
 IDENTITY_ID_MAX_LENGTH = 55
 DEFAULT_CLAIM_MAX_LENGTH = 64
@@ -910,13 +911,13 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
 
 def _literal_topic_problems(text: str) -> list[str]:
     problems = []
-    if text.startswith("$"):
+    if text.startswith(RESERVED_TOPIC_START):
         problems.append("starts with $ (reserved topics, docs/data-plane.md#topics)")
     if any(c in text for c in "+#*?{}"):
         problems.append("contains a wildcard or placeholder character (+ # * ? { })")
     if "" in text.split("/"):
         problems.append("has an empty level (leading, trailing or double /)")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if has_control(text):
         problems.append("contains a control character")
     return problems
 
@@ -1014,7 +1015,7 @@ def _client_id_errors(
             )
         )
     literal = PLACEHOLDER_RE.sub("", body)
-    bad = sorted({c for c in literal if not re.match(r"[A-Za-z0-9_.:@=|-]", c)})
+    bad = sorted({c for c in literal if c not in IDENTITY_CHARS})
     if bad:
         errs.append(
             IotwsError(
@@ -1051,7 +1052,7 @@ def _topic_errors(
     spec: Spec, topic: str, allowed: dict[str, int], fld: str, profile: str
 ) -> list[IotwsError]:
     errs = _placeholder_errors(topic, allowed, fld, spec, profile)
-    if topic.startswith("$"):
+    if topic.startswith(RESERVED_TOPIC_START):
         errs.append(
             IotwsError(
                 "starts with $: reserved topics cannot be granted here",
@@ -1070,29 +1071,25 @@ def _topic_errors(
                     fix="use MQTT wildcards: + for one level, # for the rest",
                 )
             )
-    if any(ord(c) < 32 or ord(c) == 127 for c in topic):
+    if has_control(topic):
         errs.append(IotwsError("contains a control character", field=fld, fix="remove it"))
     levels = topic.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            errs.append(
-                IotwsError(
-                    "# must be a whole level and the last one",
-                    field=fld,
-                    fix="write it as .../# at the end",
-                )
+    if misplaced_hash(levels):
+        errs.append(
+            IotwsError(
+                "# must be a whole level and the last one",
+                field=fld,
+                fix="write it as .../# at the end",
             )
-            break
-    for level in levels:
-        if "+" in level and level != "+":
-            errs.append(
-                IotwsError(
-                    "+ must be a whole level",
-                    field=fld,
-                    fix="write it as .../+/... (one level), or use a placeholder",
-                )
+        )
+    if misplaced_plus(levels):
+        errs.append(
+            IotwsError(
+                "+ must be a whole level",
+                field=fld,
+                fix="write it as .../+/... (one level), or use a placeholder",
             )
-            break
+        )
     full = f"{spec.prefix}/{topic}" if spec.prefix else topic
     worst = _worst_case(full, allowed)
     size = len(worst.encode("utf-8"))

@@ -28,6 +28,8 @@ from typing import Any
 
 from iotws import iotsql
 from iotws.errors import IotwsError
+from iotws.iot.facts import BASIC_INGEST_PREFIX
+from iotws.iot.topics import matches, topic_filter_error
 from iotws_emulator.rules.actions import (
     Action,
     ActionFailed,
@@ -38,13 +40,11 @@ from iotws_emulator.rules.actions import (
     RepublishAction,
 )
 from iotws_emulator.rules.functions import LocalFunction, load_function
-from iotws_emulator.topics import matches, topic_filter_error
 
 log = logging.getLogger("iotws.emulator.rules")
 
 EMULATED_ACTIONS = ("lambda", "republish", "cloudwatch_logs")
 OTHER_ACTIONS = ("sqs", "sns", "dynamodbv2", "kinesis", "firehose", "s3")
-BASIC_INGEST_PREFIX = "$aws/rules/"
 MAX_REPUBLISH_DEPTH = 8  # a rule that republishes into its own FROM would loop forever
 
 

@@ -22,6 +22,21 @@ from typing import Any
 from checkov.common.bridgecrew.severities import Severities
 from checkov.common.checks.base_check import BaseCheck
 
+try:
+    from iotws.iot import arns
+except ImportError:  # pragma: no cover - checkov without the kit installed: load it by path
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    _spec = importlib.util.spec_from_file_location(
+        "_iotws_arns", Path(__file__).resolve().parent.parent / "iot" / "arns.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    arns = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = arns  # dataclasses look their module up there
+    _spec.loader.exec_module(arns)
+
 GUIDE = "generator/iotws/checkov_checks/README.md"
 """Where each check's "why" and "how to fix or skip" is written down."""
 
@@ -321,11 +336,10 @@ def resource_policy_statements(conf: Mapping[str, Any]) -> list[list[Statement] 
     return docs
 
 
-def glob_match(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
-    """IAM/IoT wildcard matching: `*` any run of characters (also `/`), `?` one character."""
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.fullmatch(regex, text, flags) is not None
+# IAM/IoT wildcard matching: `*` any run of characters (also `/`), `?` one character.
+glob_match = arns.glob_match
+# How an `iot:Connect` resource binds the client id (the linter's rule IOTWS006 too).
+client_binding = arns.client_binding
 
 
 def action_matches(pattern: str, action: str) -> bool:

@@ -36,9 +36,7 @@ ID = "CKV_IOTWS_4"
 NAME = "IoT/IAM policy allows iot:Connect for any client id (not bound to the verified identity)"
 GUIDELINE = f"{common.GUIDE}#ckv_iotws_4"
 
-CLIENT_PREFIX = "client/"
-_PROBE_CLIENT = "client/~iotws-probe~"
-_PROBE_ARN = "arn:aws:iot:us-east-1:123456789012:" + _PROBE_CLIENT
+_PROBE_ARN = "arn:aws:iot:us-east-1:123456789012:client/~iotws-probe~"
 
 
 def connect_resource_problem(resource: str) -> str | None:
@@ -56,17 +54,9 @@ def connect_resource_problem(resource: str) -> str | None:
     head, rest = split
     if not common.glob_match(head[2], "iot") or common.has_unresolved(rest):
         return None  # another service, or a part checkov could not resolve
-    if not rest.startswith(CLIENT_PREFIX):
-        if common.glob_match(common.strip_policy_variables(rest), _PROBE_CLIENT):
-            return "does not name a client: matches every client id"
-        return None  # topic/..., topicfilter/...: not a Connect resource at all
-    client_id = rest[len(CLIENT_PREFIX) :]
-    if "${iot:clientid}" in client_id.lower():
-        return "${iot:ClientId} matches whatever id the client sends"
-    plain = common.strip_policy_variables(client_id)
-    if "*" in plain or "?" in plain:
-        return "the client id has a wildcard"
-    return None
+    # topic/..., topicfilter/...: not a Connect resource at all ("not-client")
+    binding, reason = common.client_binding(rest)
+    return reason if binding in ("any", "partial") else None
 
 
 def findings(statements: list[common.Statement]) -> list[str]:

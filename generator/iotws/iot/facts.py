@@ -1,0 +1,92 @@
+"""Facts about AWS IoT Core that the kit relies on, each with the AWS page it comes from.
+
+Every limit, character set and reserved prefix used by the spec check, the renderers, the
+linter, the checkov checks and the emulator is defined here once. The project's own pages
+explain them: docs/data-plane.md, docs/iot-policies.md, docs/custom-authorizer.md.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Final
+
+# AWS pages the facts come from.
+QUOTAS_PAGE: Final = "https://docs.aws.amazon.com/general/latest/gr/iot-core.html"
+TOPICS_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguide/topics.html"
+RESERVED_TOPICS_PAGE: Final = (
+    "https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html"
+)
+MQTT_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html"
+CUSTOM_AUTH_LAMBDA_PAGE: Final = (
+    "https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-lambda.html"
+)
+POLICY_VARIABLES_PAGE: Final = (
+    "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-variables.html"
+)
+IOT_POLICIES_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html"
+IAM_QUOTAS_PAGE: Final = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+)
+
+# --- custom authorizer response (CUSTOM_AUTH_LAMBDA_PAGE, QUOTAS_PAGE;
+# docs/custom-authorizer.md#response)
+MAX_DOCUMENTS: Final = 10
+"""Policy documents one authorizer response (or one principal) may carry."""
+MAX_DOCUMENT_CHARS: Final = 2048
+"""Characters of one policy document (IOT_POLICIES_PAGE, docs/iot-policies.md#size-limits)."""
+SESSION_MIN_SECONDS: Final = 300
+SESSION_MAX_SECONDS: Final = 86_400
+"""`disconnectAfterInSeconds` and `refreshAfterInSeconds` bounds."""
+
+# --- client ids (QUOTAS_PAGE, MQTT_PAGE; docs/data-plane.md#client-ids)
+CLIENT_ID_MAX_BYTES: Final = 128
+"""UTF-8 bytes of an MQTT client id; ids starting with `$` are refused."""
+
+# --- topics (TOPICS_PAGE, QUOTAS_PAGE; docs/data-plane.md#topics)
+TOPIC_MAX_BYTES: Final = 256
+"""UTF-8 bytes of a topic name or filter."""
+TOPIC_MAX_SLASHES: Final = 7
+"""Forward slashes in a topic name or filter (eight levels)."""
+
+# --- reserved topics (RESERVED_TOPICS_PAGE; docs/data-plane.md#topics)
+RESERVED_TOPIC_START: Final = "$"
+"""Topics starting with `$` are reserved; a filter starting with a wildcard never reaches them."""
+AWS_RESERVED_PREFIX: Final = "$aws/"
+"""AWS's reserved topics (lifecycle events, shadows, jobs, rules)."""
+LIFECYCLE_PREFIX: Final = "$aws/events/"
+"""Lifecycle events: clients may subscribe, never publish."""
+CLIENT_PUBLISHABLE_RESERVED_PREFIXES: Final = ("$aws/things/", "$aws/rules/")
+"""Reserved topics a client may publish to: device shadows and Basic Ingest."""
+BASIC_INGEST_PREFIX: Final = "$aws/rules/"
+SHARED_SUBSCRIPTION_PREFIX: Final = "$share/"
+"""`$share/{ShareName}/{TopicFilter}` (MQTT_PAGE, "MQTT 5 supported features")."""
+
+# --- identity values substituted into policies (POLICY_VARIABLES_PAGE;
+# docs/iot-policies.md#client-id-injection, docs/design.md#decision-2)
+IDENTITY_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_.:@=|-")
+"""Characters an identity value may have: no MQTT or policy wildcard (`+ # * ?`), no `/`,
+no `$`, no quotes, braces or control characters."""
+IDENTITY_CHAR_CLASS: Final = "[A-Za-z0-9_.:@=|-]"
+"""`IDENTITY_CHARS` as a regular-expression character class."""
+IDENTITY_CHARSET: Final = f"^{IDENTITY_CHAR_CLASS}+$"
+"""The whole-value pattern (the authorizer configuration's `identity.charset`)."""
+
+# --- IAM (Cognito guest role) policies (IAM_QUOTAS_PAGE; docs/cognito-guests.md)
+INLINE_ROLE_POLICY_MAX_CHARS: Final = 10_240
+MANAGED_POLICY_MAX_CHARS: Final = 6_144
+
+# --- signing keys (docs/custom-authorizer.md#authorizer-resource)
+SIGNING_MIN_RSA_BITS: Final = 2048
+
+# --- reserved topics a wildcard must never reach (RESERVED_TOPICS_PAGE): lifecycle events,
+# shadows, Basic Ingest, and a deep one (a policy `*` crosses levels). Probes for the
+# linter and the build-time proofs.
+RESERVED_TOPIC_EXAMPLES: Final = (
+    "$aws/events/presence/connected/c1",
+    "$aws/events/subscriptions/subscribed/c1",
+    "$aws/things/t1/shadow/update",
+    "$aws/things/t1/shadow/name/s1/update/accepted",
+    "$aws/a/b/c/d/e/f",
+    "$aws/events/presence/disconnected/c1",
+    "$aws/rules/r1/x",
+)
