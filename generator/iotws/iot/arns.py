@@ -102,10 +102,6 @@ Binding = Literal["any", "partial", "bound", "not-client"]
 _PROBE_CLIENT = "client/~iotws-probe~"
 
 
-def _var_as_star(match: re.Match[str]) -> str:
-    return match.group(0) if match.group(1) in ESCAPES else "*"
-
-
 def client_binding(rest: str) -> tuple[Binding, str]:
     """How an `iot:Connect` resource (`rest`: `TYPE/NAME` after the account) binds the client id,
     with the reason: 'any' (every id), 'partial' (the holder picks among several ids),
@@ -113,9 +109,9 @@ def client_binding(rest: str) -> tuple[Binding, str]:
     cannot match a client at all)."""
     rtype, _, name = rest.partition("/")
     if rtype != "client":
-        # Worst case: a variable may take any value.
-        widest = re.sub(r"\$\{([^}]*)\}", _var_as_star, rest)
-        if has_wildcard(rtype) and glob_match(widest, _PROBE_CLIENT):
+        # A wildcard in the type that can reach `client/` is taken to reach every id
+        # (the safe side: the name part is not analysed).
+        if has_wildcard(rtype) and glob_match(rtype + "/*", _PROBE_CLIENT):
             return "any", "does not name a client: matches every client id"
         return "not-client", ""
     lname = name.lower()

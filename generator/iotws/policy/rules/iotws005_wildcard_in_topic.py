@@ -1,0 +1,32 @@
+"""Lint rule IOTWS005 (error): what it finds and why is in `RULE.description`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from iotws.evaluator import StatementView
+from iotws.policy.rules._base import Context, Hit, Rule, iot_arns
+
+
+def check(view: StatementView, ctx: Context) -> Iterator[Hit]:
+    for r, arn in iot_arns(view):
+        if arn.rtype == "topic" and ("+" in arn.name or "#" in arn.name):
+            yield Hit(
+                f"'+'/'#' in topic resource {r!r} are literal in policies and cannot occur "
+                "in a topic name: it never matches a real topic",
+                view.document,
+                view.statement,
+            )
+
+
+RULE = Rule(
+    id="IOTWS005",
+    severity="error",
+    description=(
+        "+ or # in a topic/ resource: literal, and topic names cannot contain them, so the "
+        "resource never matches"
+    ),
+    fix="use * in topic/ resources (docs/iot-policies.md#actions-and-resources)",
+    scope="statement",
+    check=check,
+)

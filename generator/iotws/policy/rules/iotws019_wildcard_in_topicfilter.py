@@ -1,0 +1,29 @@
+"""Lint rule IOTWS019 (info): what it finds and why is in `RULE.description`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from iotws.evaluator import StatementView
+from iotws.policy.rules._base import Context, Hit, Rule, iot_arns
+
+
+def check(view: StatementView, ctx: Context) -> Iterator[Hit]:
+    for r, arn in iot_arns(view):
+        if arn.rtype == "topicfilter" and ("+" in arn.name or "#" in arn.name):
+            yield Hit(
+                f"'+'/'#' in {r!r} are literal: only a SUBSCRIBE to exactly that filter is "
+                "allowed (a/+ does not cover a/x or a/#)",
+                view.document,
+                view.statement,
+            )
+
+
+RULE = Rule(
+    id="IOTWS019",
+    severity="info",
+    description="+ or # in a topicfilter/ resource: grants only that literal filter",
+    fix="use * if more filters are meant",
+    scope="statement",
+    check=check,
+)
