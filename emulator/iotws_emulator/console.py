@@ -26,9 +26,9 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from iotws.iot.topics import matches, topic_filter_error
 from iotws_emulator.broker import Broker, Decided, Published
 from iotws_emulator.console_page import PAGE
-from iotws_emulator.topics import matches, topic_filter_error
 
 MAX_EVENTS = 1000  # the ring buffer: at most this many recent events are kept
 MAX_PAYLOAD_SHOWN = 1024  # characters of a payload kept for display
