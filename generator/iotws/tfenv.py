@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iotws.errors import IotwsError
-from iotws.paths import repo_root
+from iotws.paths import state_root
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 MIRROR_ENV = "IOTWS_TF_MIRROR"
@@ -130,11 +130,12 @@ def cli_config_text(mirror: Path, plugin_cache_dir: Path) -> str:
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Our CLI config and plugin cache dir: `IOTWS_TF_STATE_DIR` or `<repo>/build/terraform`."""
+    """Our CLI config and plugin cache dir: `IOTWS_TF_STATE_DIR`, else `terraform/` under
+    `iotws.paths.state_root()` (the checkout's `build/`, or a user cache when installed)."""
     env = os.environ if environ is None else environ
     if env.get(STATE_ENV):
         return Path(env[STATE_ENV]).expanduser()
-    return repo_root() / "build" / "terraform"
+    return state_root() / "terraform"
 
 
 def _write_if_changed(path: Path, text: str) -> None:

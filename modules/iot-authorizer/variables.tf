@@ -351,3 +351,14 @@ variable "publisher_topic_prefix" {
     error_message = "publisher_topic_prefix must be null or a topic prefix without + # * ? and not starting with / or $ (e.g. chat/dev)."
   }
 }
+
+variable "build_metadata" {
+  description = "Contents of the build's `metadata.json` (`iotws generate` writes it), e.g. `try(file(\"$${path.module}/build/metadata.json\"), \"\")`. The module refuses, at plan time, a build that a kit other than 0.1.x produced (the policies and config formats are the kit's). null: not checked."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.build_metadata == null || can(regex("^0[.]1[.]", jsondecode(var.build_metadata).kit_version))
+    error_message = "build_metadata: the build is missing or was not produced by iotws 0.1.x, the kit version of this module. Fix: install the kit that matches the module's ?ref= (pip install 'iotws==0.1.*'), run `make package` (iotws generate + package) again, then plan; or pin the module to your kit's version (?ref=v<iotws --version>)."
+  }
+}

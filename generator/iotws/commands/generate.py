@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from iotws import __version__
 from iotws.build import generate
+
+# build/metadata.json: which kit produced the build. The Terraform modules' `build_metadata`
+# input checks it at plan time (modules/*/README.md, "Kit version").
+METADATA_FILE = "metadata.json"
+
+
+def write_metadata(out: str | Path) -> Path:
+    path = Path(out) / METADATA_FILE
+    text = json.dumps({"kit": "iotws", "kit_version": __version__}, indent=2) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def register(sub: Any) -> None:
@@ -23,6 +38,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = generate(args.spec, args.out, lint=not args.no_lint)
+    metadata = write_metadata(args.out)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if not args.quiet:
@@ -36,4 +52,5 @@ def run(args: argparse.Namespace) -> int:
             )
         for path in sorted(result.files()):
             print(f"wrote {args.out.rstrip('/')}/{path}")
+        print(f"wrote {metadata}")
     return 0
