@@ -127,6 +127,15 @@ lint: venv ## ruff, mypy and terraform fmt -check (checkov runs in the tests)
 test: venv web browser lint ## Run every test: lint, unit, golden, terraform, checkov, emulator, browser
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
+# The time stamp of every archive entry: the commit's time, so the same commit gives the
+# same bytes (https://reproducible-builds.org/docs/source-date-epoch/).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
+.PHONY: dist
+dist: venv web ## Build the kit's sdist and wheel into dist/ (same commit, same bytes)
+	rm -rf dist
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(PY) -m build --outdir dist .
+	@cd dist && sha256sum *
+
 .PHONY: bench
 bench: venv web browser ## Benchmarks: authorizer latency, evaluator rate, zip size, emulator throughput
 	$(PY) -m iotws.bench

@@ -77,8 +77,13 @@ class BuildPy(_build_py):
     """build_py, plus the kit's folders under iotws/_kit (not for editable installs)."""
 
     def run(self) -> None:
+        editable = getattr(self, "editable_mode", False)
+        if not editable:
+            # setuptools keeps build/lib between runs: a file deleted from the sources would
+            # still ship. Start from nothing.
+            shutil.rmtree(self.build_lib, ignore_errors=True)
         super().run()
-        if getattr(self, "editable_mode", False):
+        if editable:
             return
         root = Path.cwd()
         check_web_bundles(root)

@@ -263,7 +263,7 @@ variable "tags" {
 }
 
 variable "build_metadata" {
-  description = "Contents of the build's `metadata.json` (`iotws generate` writes it), e.g. `try(file(\"${path.module}/build/metadata.json\"), \"\")`. The module refuses, at plan time, a build that a kit other than 0.1.x produced (the policies and config formats are the kit's). null: not checked."
+  description = "Contents of the build's `metadata.json` (`iotws generate` writes it), e.g. `try(file(\"$${path.module}/build/metadata.json\"), \"\")`. The module refuses, at plan time, a build that a kit other than 0.1.x produced (the policies and config formats are the kit's). null: not checked."
   type        = string
   default     = null
 

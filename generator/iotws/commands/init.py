@@ -1,7 +1,7 @@
 """`iotws init DIR --auth public|hs256|jwks|cognito [--with-rules]`: a new stack in DIR.
 
 Writes an `access.yaml` with comments, a root Terraform configuration that uses the kit's
-modules (by a versioned `git::` source, or a local path with `--modules-source local`), a
+modules (by a local path, the default, or by a versioned `git::` source with `--modules-git`), a
 page that connects with the kit's browser client, a `Makefile` (`demo`, `generate`,
 `package`, `plan`, `deploy`) and a README. The templates are package data
 (`iotws/templates/init/`); the client bundle comes from `iotws.paths.client_bundle()`.
@@ -30,10 +30,11 @@ from iotws.paths import client_bundle, modules_dir
 from iotws.spec import load_spec
 
 AUTH_CHOICES = ("public", "hs256", "jwks", "cognito")
-MODULES_SOURCES = ("git", "local")
-# Where the kit's repository is published; `--modules-repo` points elsewhere (a fork, a
-# mirror). Terraform's generic git source: https://developer.hashicorp.com/terraform/language/modules/sources#generic-git-repository
-MODULES_REPO = "https://github.com/iotws/iotws.git"
+# `--modules-git URL`: the git repository that holds the kit (yours: a fork or a mirror of
+# it, tagged v<kit version>). The kit names no default repository, so the default is a local
+# path. Terraform's generic git source, with `//modules/<name>` and `?ref=`:
+# https://developer.hashicorp.com/terraform/language/modules/sources#generic-git-repository
+GIT_SOURCE = "git::{repo}//modules/{module}?ref=v{version}"
 MODULES = ("iot-authorizer", "iot-cognito-unauth", "iot-topic-rules")
 APP_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 # template (under templates/init/) -> file written in DIR
@@ -62,17 +63,19 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--app", default=None, help="app name in the spec (default: from DIR; a-z, 0-9)"
     )
-    p.add_argument(
-        "--modules-source",
-        default="git",
-        help="git (default): the modules by a versioned git:: source; local: by a path",
-    )
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--modules-path",
         default=None,
-        help="with --modules-source local: the kit's modules/ folder (default: the kit's own)",
+        help="the kit's modules/ folder, used by a local path (default: the installed kit's)",
     )
-    p.add_argument("--modules-repo", default=MODULES_REPO, help="git URL of the kit's repository")
+    where.add_argument(
+        "--modules-git",
+        default=None,
+        metavar="URL",
+        help="use the modules by a versioned source instead: "
+        + GIT_SOURCE.format(repo="URL", module="<name>", version=__version__),
+    )
     p.add_argument(
         "--force", action="store_true", help="write into a folder with files (never overwrites)"
     )
@@ -93,24 +96,19 @@ def _app_name(args: argparse.Namespace, target: Path) -> str:
 
 
 def _module_sources(args: argparse.Namespace, target: Path) -> tuple[dict[str, str], str]:
-    if args.modules_source not in MODULES_SOURCES:
-        raise IotwsError(
-            f"unknown modules source {args.modules_source!r}",
-            field="--modules-source",
-            fix=f"use one of: {', '.join(MODULES_SOURCES)}",
-        )
-    if args.modules_source == "git":
-        if args.modules_path is not None:
+    template = GIT_SOURCE.format(repo="<git URL of the kit>", module="<name>", version=__version__)
+    if args.modules_git is not None:
+        repo = str(args.modules_git)
+        if not repo.strip() or any(c in repo for c in ' "?\n'):
             raise IotwsError(
-                "--modules-path goes with --modules-source local",
-                field="--modules-path",
-                fix="add --modules-source local, or drop --modules-path",
+                f"{repo!r} is not a git URL",
+                field="--modules-git",
+                fix="give the clone URL of the repository that holds the kit, e.g. "
+                "https://example.com/you/iotws.git (its tag v" + __version__ + " is used)",
             )
-        base = f"git::{args.modules_repo}"
-        ref = f"v{__version__}"
         return (
-            {m: f"{base}//modules/{m}?ref={ref}" for m in MODULES},
-            f"the kit's repository at tag {ref} (`terraform init` fetches them).",
+            {m: GIT_SOURCE.format(repo=repo, module=m, version=__version__) for m in MODULES},
+            f"{repo} at tag v{__version__} (`terraform init` fetches them).",
         )
     root = Path(args.modules_path) if args.modules_path else modules_dir()
     missing = [m for m in MODULES if not (root / m / "main.tf").is_file()]
@@ -118,7 +116,8 @@ def _module_sources(args: argparse.Namespace, target: Path) -> tuple[dict[str, s
         raise IotwsError(
             f"{root} does not hold the kit's modules ({', '.join(missing)} missing)",
             field="--modules-path",
-            fix="give the modules/ folder of a checkout of the kit",
+            fix="give the modules/ folder of the kit (a checkout, or leave it out for the "
+            "installed kit's own)",
         )
     # Terraform wants a local source to start with ./ or ../ (or be absolute).
     rel = os.path.relpath(root.resolve(), target.resolve())
@@ -126,8 +125,8 @@ def _module_sources(args: argparse.Namespace, target: Path) -> tuple[dict[str, s
         rel = "./" + rel
     return (
         {m: f"{rel}/{m}" for m in MODULES},
-        f"local paths to {root.resolve()}; for a versioned source use "
-        f"`git::{args.modules_repo}//modules/<name>?ref=v{__version__}`.",
+        f"local paths to {root.resolve()}. To pin a version instead, use\n# `source = "
+        f'"{template}"`\n# (`iotws init --modules-git URL` writes that form).',
     )
 
 
@@ -149,7 +148,9 @@ def render(args: argparse.Namespace, target: Path, out: Path) -> None:
     env = Environment(
         loader=PackageLoader("iotws", "templates/init"),
         undefined=StrictUndefined,
-        autoescape=False,
+        # The scaffold is code and Markdown, not HTML to escape; its only value from the user
+        # is the app name, checked against [a-z][a-z0-9]* first (_app_name).
+        autoescape=False,  # noqa: S701
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -160,7 +161,7 @@ def render(args: argparse.Namespace, target: Path, out: Path) -> None:
         "with_rules": bool(args.with_rules),
         "version": __version__,
         "sources": sources,
-        "modules_git": args.modules_source == "git",
+        "modules_git": args.modules_git is not None,
         "modules_note": modules_note,
     }
     for template, name in TEMPLATES.items():
