@@ -133,9 +133,10 @@ def _normalise_sdist(path: Path) -> None:
                 member.mode = 0o755 if member.mode & 0o111 else 0o644
             out.addfile(member, io.BytesIO(data) if data is not None else None)
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh, gzip.GzipFile(
-        filename="", mode="wb", fileobj=fh, mtime=epoch, compresslevel=9
-    ) as gz:
+    with (
+        open(tmp, "wb") as fh,
+        gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=epoch, compresslevel=9) as gz,
+    ):
         gz.write(raw.getvalue())
     os.replace(tmp, path)
 

@@ -35,6 +35,10 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MOTO_ACCOUNT = "123456789012"
 AWS_SERVICES = ("cognitoidentity", "iam", "iot", "kms", "lambda", "logs", "ssm", "sts")
 
+# One xdist worker runs both files that use the installed kit: the wheel and the venv are
+# built once per session (tests/conftest.py groups by file otherwise).
+pytestmark = pytest.mark.xdist_group("install")
+
 
 def provider_override(url: str) -> str:
     """The aws provider with fake credentials, talking to moto only (a test-only file)."""

@@ -24,6 +24,10 @@ PACKAGES = {
     "iotws_publish": "lambda_src/iotws_publish",
 }
 
+# One xdist worker runs both files that use the installed kit: the wheel and the venv are
+# built once per session (tests/conftest.py groups by file otherwise).
+pytestmark = pytest.mark.xdist_group("install")
+
 
 def run(
     kit: KitVenv, args: list[str], cwd: Path, env: dict[str, str] | None = None, code: int = 0

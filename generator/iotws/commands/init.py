@@ -60,9 +60,7 @@ def register(sub: Any) -> None:
     p.add_argument("dir", help="folder to create (or an empty one)")
     p.add_argument("--auth", required=True, help=f"how clients connect: {', '.join(AUTH_CHOICES)}")
     p.add_argument("--with-rules", action="store_true", help="add a topic rule (republish)")
-    p.add_argument(
-        "--app", default=None, help="app name in the spec (default: from DIR; a-z, 0-9)"
-    )
+    p.add_argument("--app", default=None, help="app name in the spec (default: from DIR; a-z, 0-9)")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--modules-path",
@@ -191,11 +189,12 @@ def run(args: argparse.Namespace) -> int:
         staged.mkdir()
         render(args, target, staged)
         files = sorted(p.relative_to(staged) for p in staged.rglob("*") if p.is_file())
+        written: list[Path] = []
+        kept: list[Path] = []
         if not target.exists():
             os.replace(staged, target)
-            written, kept = files, []
+            written = files
         else:
-            written, kept = [], []
             for rel in files:
                 dest = target / rel
                 if dest.exists() or dest.is_symlink():
