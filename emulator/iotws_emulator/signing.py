@@ -35,6 +35,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from iotws.iot.facts import SIGNING_MIN_RSA_BITS
+
 SIGNATURE_PARAM = "x-amz-customauthorizer-signature"
 MAX_SIGNATURE_LENGTH = 2048  # base64 of a 8,192-bit RSA signature is 1,368 characters
 
@@ -66,7 +68,7 @@ def verify_request_signature(token: str, signature_b64: str, public_keys: dict[s
             continue
         # IoT takes RSA keys of at least 2,048 bits only
         # (docs/custom-authorizer.md#authorizer-resource).
-        if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+        if not isinstance(key, rsa.RSAPublicKey) or key.key_size < SIGNING_MIN_RSA_BITS:
             continue
         try:
             key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())

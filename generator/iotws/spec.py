@@ -25,6 +25,7 @@ from iotws.iot.facts import (
     CLIENT_ID_MAX_BYTES,
     IDENTITY_CHARS,
     RESERVED_TOPIC_START,
+    SIGNING_MIN_RSA_BITS,
     TOPIC_MAX_BYTES,
     TOPIC_MAX_SLASHES,
 )
@@ -804,8 +805,6 @@ def _safe_jwks_url(url: str) -> bool:
 
 
 # --------------------------------------------------------------------------- signing
-
-SIGNING_MIN_RSA_BITS = 2048  # docs/custom-authorizer.md#authorizer-resource
 
 
 def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
