@@ -11,18 +11,19 @@ For each example (examples/<name>/README.md, "What `terraform apply` creates"):
 1. `terraform apply` of the example as shipped;
 2. the change its README invites (custom-authorizer: token signing on; chat: one more topic
    rule in the spec; cognito-unauth: the guest profile may subscribe to one more topic),
-   planned: that plan must hold exactly the expected changes and nothing else, so it is
-   also the proof that the first apply converged (any drift would show up in it);
-3. that plan applied, and the outcome read back from the fake with boto3;
-4. a plan again, which must be empty;
-5. `terraform destroy`, after which nothing the stack created is left in the fake account.
+   applied: what that apply planned must be exactly the expected changes and nothing else,
+   so it is also the proof that the first apply converged (any drift would show up in it);
+   the outcome is then read back from the fake with boto3;
+3. a plan again, which must be empty;
+4. `terraform destroy`, after which nothing the stack created is left in the fake account.
 
-Terraform runs are the whole cost (each loads the provider), so the three examples run at
-the same time, each in its own directory and thread against one moto server (their
-resource names differ), no plan is made that another already proves, plans are read from
-`terraform plan -json` (no `terraform show`), destroy skips the refresh, and no command
-takes the state lock. `KNOWN_FAKE_DRIFTS` lists, in this one place, the changes the fake
-is known to cause that AWS would not (empty: `moto_ext.py` fixes the drifts moto had).
+Terraform runs are the whole cost (each loads the provider), so the examples run at the
+same time, each in its own directory and thread against one moto server (their resource
+names differ); no command is run that another already proves (the change's apply reports
+its plan with `-json`: no separate plan, no `terraform show`); destroy skips the refresh;
+no command takes the state lock. `KNOWN_FAKE_DRIFTS` lists, in this one place, the changes
+the fake is known to cause that AWS would not (empty: `moto_ext.py` fixes the drifts moto
+had). The fixture runs only the examples whose tests are selected.
 
 Select these tests with `pytest -m apply`; plain `make test` runs them.
 """
@@ -130,13 +131,12 @@ class Stack:
             )
         return proc.stdout
 
-    def apply(self, label: str, planfile: str | None = None) -> None:
-        target = [planfile] if planfile else ["-auto-approve"]
-        self.terraform(label, "apply", *TF_FLAGS, *target)
+    def apply(self, label: str) -> Plan:
+        """`terraform apply`; the changes it planned and made."""
+        return parse_plan(self.terraform(label, "apply", "-json", *TF_FLAGS, "-auto-approve"))
 
-    def plan(self, label: str, out: str | None = None) -> Plan:
-        extra = [f"-out={out}"] if out else []
-        return parse_plan(self.terraform(label, "plan", "-json", *TF_FLAGS, *extra))
+    def plan(self, label: str) -> Plan:
+        return parse_plan(self.terraform(label, "plan", "-json", *TF_FLAGS))
 
     def destroy(self) -> None:
         self.terraform("destroy", "destroy", *TF_FLAGS, "-refresh=false", "-auto-approve")
@@ -159,7 +159,7 @@ class Stack:
         out = self.path / "build"
         runs = [["generate", "--spec", str(spec), "--out", str(out), "--quiet"]]
         if authorizer and "authorizer" in yaml.safe_load(spec.read_text(encoding="utf-8")):
-            runs.append(["package", "--spec", str(spec), "--out", str(out / "authorizer.zip")])
+            runs.append(["package", "--build", str(out), "--out", str(out / "authorizer.zip")])
         listed = self.path / "functions.txt"
         if functions and listed.is_file():
             for fn in listed.read_text(encoding="utf-8").split():
@@ -299,7 +299,7 @@ def custom_authorizer(stack: Stack, observed: dict[str, Any]) -> None:
         spec["authorizer"]["signing"] = {"enabled": True, "public_keys": {"k1": "signing-k1.pem"}}
 
     stack.edit_spec(signing_on, authorizer=True)
-    plan = stack.plan("plan change", out="change.tfplan")
+    plan = stack.apply("apply change")
     observed["change"] = plan.changes
     # The permission names the authorizer's ARN, known only after the replacement.
     expected = {
@@ -309,7 +309,6 @@ def custom_authorizer(stack: Stack, observed: dict[str, Any]) -> None:
         "module.authorizer.aws_lambda_permission.iot": "replace",
     }
     observed["unexpected in change"] = unexpected(plan, expected)
-    stack.apply("apply change", "change.tfplan")
     described = iot.describe_authorizer(authorizerName=name)["authorizerDescription"]
     observed["signing after"] = described["signingDisabled"]
     observed["keys after"] = sorted(described.get("tokenSigningPublicKeys", {}))
@@ -330,7 +329,7 @@ def chat(stack: Stack, observed: dict[str, Any]) -> None:
         }
 
     stack.edit_spec(one_more_rule, authorizer=False)
-    plan = stack.plan("plan change", out="change.tfplan")
+    plan = stack.apply("apply change")
     observed["change"] = plan.changes
     rule = 'module.rules.aws_iot_topic_rule.this["archive"]'
     expected = {
@@ -341,7 +340,6 @@ def chat(stack: Stack, observed: dict[str, Any]) -> None:
         "module.authorizer.aws_cloudwatch_dashboard.this[0]": "update",
     }
     observed["unexpected in change"] = unexpected(plan, expected)
-    stack.apply("apply change", "change.tfplan")
     rule_name = next(
         r["instances"][0]["attributes"]["name"]
         for r in stack.managed()
@@ -361,11 +359,10 @@ def cognito_unauth(stack: Stack, observed: dict[str, Any]) -> None:
         spec["profiles"]["guest"]["subscribe"].append("news")
 
     stack.edit_spec(more_topics, authorizer=False)
-    plan = stack.plan("plan change", out="change.tfplan")
+    plan = stack.apply("apply change")
     observed["change"] = plan.changes
     policy = "module.cognito.aws_iam_role_policy.guest"
     observed["unexpected in change"] = unexpected(plan, {policy: "update"})
-    stack.apply("apply change", "change.tfplan")
     attrs = next(r for r in stack.managed() if r["type"] == "aws_iam_role_policy")
     role, policy_name = attrs["instances"][0]["attributes"]["id"].split(":", 1)
     document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
@@ -388,8 +385,17 @@ class Run:
     trace: str = ""
 
 
+# Which example each test reads (the fixture runs only the examples of selected tests).
+TESTS = {
+    "test_custom_authorizer_signing_on_replaces_the_authorizer": "custom-authorizer",
+    "test_chat_one_more_rule": "chat",
+    "test_cognito_unauth_change_the_guest_profile": "cognito-unauth",
+}
+
+
 @pytest.fixture(scope="module")
 def runs(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     tf_env: dict[str, str],
     moto_url: str,
@@ -426,9 +432,11 @@ def runs(
             run.error = exc
             run.trace = traceback.format_exc()
 
+    selected = {TESTS[item.name] for item in request.session.items if item.name in TESTS}
+    names = [name for name in EXAMPLES if name in selected]
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(EXAMPLES)) as pool:
-        list(pool.map(one, EXAMPLES))
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        list(pool.map(one, names))
     wall = time.monotonic() - start
     left = new_since(baseline, inventory(moto_url))
     for run in results.values():
@@ -438,7 +446,7 @@ def runs(
         f"{name} " + ", ".join(f"{k} {v:.0f}s" for k, v in run.stack.timings.items())
         for name, run in results.items()
     )
-    print(f"\napply tests: {wall:.0f}s wall for the three examples ({timings})")
+    print(f"\napply tests: {wall:.0f}s wall for {', '.join(names)} ({timings})")
     if os.environ.get("IOTWS_APPLY_TIMINGS"):
         Path(os.environ["IOTWS_APPLY_TIMINGS"]).write_text(f"{wall:.1f}\n{timings}\n")
 
