@@ -50,7 +50,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-pytestmark = [pytest.mark.terraform, pytest.mark.apply, pytest.mark.timeout(900)]
+# The first test also runs the fixture that applies the examples (about 3 minutes on a quiet
+# 2-core machine, 11-13 on one loaded by other work); each terraform command has its own
+# timeout (COMMAND_TIMEOUT).
+pytestmark = [pytest.mark.terraform, pytest.mark.apply, pytest.mark.timeout(1500)]
 
 EXAMPLES = ("custom-authorizer", "chat", "cognito-unauth")
 
