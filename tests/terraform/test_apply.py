@@ -50,9 +50,9 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-# The first test also runs the fixture that applies the examples (about 3 minutes on a quiet
-# 2-core machine, 11-13 on one loaded by other work); each terraform command has its own
-# timeout (COMMAND_TIMEOUT).
+# The first test also runs the fixture that applies the examples: about 5 CPU-minutes in
+# all, spread over the three threads (measured 11-13 minutes of wall time on a 2-core machine
+# with a load average of 13-22); each terraform command has its own timeout (COMMAND_TIMEOUT).
 pytestmark = [pytest.mark.terraform, pytest.mark.apply, pytest.mark.timeout(1500)]
 
 EXAMPLES = ("custom-authorizer", "chat", "cognito-unauth")
