@@ -216,7 +216,12 @@ def connect_and_receive(demo: Demo, auth: str, prefix: str) -> dict[str, Any]:
         client.disconnect()
         client.loop_stop()
     page_status, page = demo.get("/")
+    console_status, console = demo.get("/console")
+    state_status, state = demo.get("/console/state")
     return {
+        "console_status": console_status,
+        "console": console.decode(),
+        "console_state": (state_status, json.loads(state)),
         "client_id": client_id,
         "received": received,
         "sent": payload,
@@ -345,6 +350,8 @@ def test_init_then_demo_connects_a_client(stacks: dict[str, Stack], auth: str) -
     assert out["received"] == [out["sent"]]
     assert out["page_status"] == 200
     assert "./vendor/iotws-client.js" in out["page"]
+    assert out["console_status"] == 200 and "<html" in out["console"].lower()
+    assert out["console_state"][0] == 200
     path = stacks[auth].path
     assert (path / "web" / "vendor" / "iotws-client.js").stat().st_size > 1000
     assert (path / "web" / "vendor" / "mqtt.min.js").stat().st_size > 10000
