@@ -70,7 +70,7 @@ def test_console_shows_live_traffic_and_its_publish_reaches_a_subscriber(
     token = ep.dev_token()  # sub=devuser, role user
     own = f"{PREFIX}/users/devuser"
     page.goto(f"{ep.base}/console")
-    page.wait_for_function("document.getElementById('status').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('status').textContent === 'live'")
 
     # GIVEN the console's test client subscribed to the topic the guests publish to
     page.fill("#sfilter", f"{PREFIX}/client")
@@ -146,11 +146,13 @@ def test_console_shows_live_traffic_and_its_publish_reaches_a_subscriber(
         # and a refused publish says why, in the page
         page.fill("#ptopic", f"{PREFIX}/+/bad")
         page.click("#publish")
-        page.wait_for_function("document.getElementById('puberr').textContent.includes('topic')")
+        page.wait_for_function(
+            "() => document.getElementById('puberr').textContent.includes('topic')"
+        )
 
         # AND the message rate chart counted the messages
         page.wait_for_function(
-            "document.querySelectorAll('#mchart rect[height]:not([height=\"0\"])').length > 0"
+            "() => document.querySelectorAll('#mchart rect[height]:not([height=\"0\"])').length > 0"
         )
 
         # AND nothing in the page carries the token or its signature

@@ -312,6 +312,29 @@ def run_stack(stack: Stack, kit: KitVenv, env: dict[str, str], moto_url: str) ->
         stack.stale_build.set_exception(exc)
 
 
+def warm_plugin_cache(folder: Path, env: dict[str, str]) -> None:
+    """Fill the installed kit's Terraform plugin cache (`iotws tf-env`) with one init before the
+    four stacks init side by side: Terraform's plugin cache is not safe for concurrent
+    installs into it (https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache),
+    and four inits into an empty cache left a stack without its provider binary."""
+    folder.mkdir()
+    (folder / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+    )
+    _check(
+        subprocess.run(
+            ["bash", "-c", 'eval "$(iotws tf-env --shell)"; terraform init -input=false -no-color'],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        ),
+        "terraform init (plugin cache)",
+    )
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
@@ -333,6 +356,7 @@ def stacks(
     env = kit_venv.env(XDG_CACHE_HOME=str(home / "cache"))
     for key in ("TF_CLI_CONFIG_FILE", "TF_PLUGIN_CACHE_DIR", "TF_DATA_DIR"):
         env.pop(key, None)
+    warm_plugin_cache(home / "warm", env)
     result = {a: Stack(a, home / f"web-{a}") for a in AUTHS}
     pool = ThreadPoolExecutor(max_workers=len(AUTHS))
     for stack in result.values():
