@@ -36,3 +36,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         spread = item.get_closest_marker("spread") is not None
         group = item.nodeid if spread else item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+    # The long groups first (Terraform runs, the installed kit, the spread cases), so that
+    # the workers do not end on one of them while the other is idle. A stable sort on a
+    # per-group key: each file keeps its order.
+    long_groups = {_group(item) for item in items if _is_long(item)}
+    items.sort(key=lambda item: _group(item) not in long_groups)
+
+
+def _group(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    return str(marker.args[0]) if marker is not None and marker.args else item.nodeid
+
+
+def _is_long(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in ("terraform", "spread")) or (
+        _group(item) == "install"
+    )
