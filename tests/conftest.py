@@ -36,9 +36,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         spread = item.get_closest_marker("spread") is not None
         group = item.nodeid if spread else item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
-    # The long groups first (Terraform runs, the installed kit, the spread cases), so that
-    # the workers do not end on one of them while the other is idle. A stable sort on a
-    # per-group key: each file keeps its order.
+    # The long groups first in the collection (Terraform runs, the installed kit, the spread
+    # cases). xdist's loadgroup hands out the groups with the most tests first (its default
+    # --loadscope-reorder) and keeps the collection order among groups of the same size, so
+    # this only decides ties. A stable sort on a per-group key: each file keeps its order.
     long_groups = {_group(item) for item in items if _is_long(item)}
     items.sort(key=lambda item: _group(item) not in long_groups)
 
