@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from kit_install import REPO, KitVenv, free_port
+from motoserver import running_moto
 
 AUTHS = ("public", "hs256", "jwks", "cognito")
 WITH_RULES = {"hs256"}
@@ -337,15 +338,8 @@ def warm_plugin_cache(folder: Path, env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_moto() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from motoserver import running_moto
 from tfkit import TerraformError, Tf
 
 from iotws.tfenv import terraform_env
@@ -35,12 +35,6 @@ RULES = "module.rules"
 IGNORE = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "terraform.tfstate*", "build", "*.tfplan", "vendor"
 )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _iotws(*args: str) -> None:
@@ -86,15 +80,8 @@ def provider_override(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_moto() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

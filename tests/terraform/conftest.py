@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -26,6 +25,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from motoserver import running_moto
 from tfkit import TerraformError, Tf
 
 from iotws.tfenv import terraform_env
@@ -181,27 +181,14 @@ def moto_ext() -> ModuleType:
     return sys.modules[name]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """moto's server on 127.0.0.1 and a free port, for the AWS calls plans and applies
     make, with the kit's test-only extension (`moto_ext.py`) installed."""
-    from moto.server import ThreadedMotoServer
-
     moto_ext().install()
 
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_moto() as url:
+        yield url
 
 
 def provider_override(url: str, region: str = "us-east-1") -> str:
