@@ -37,8 +37,8 @@ from iotws.errors import IotwsError
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
 from iotws.paths import examples_dir, lambda_src
-from iotws.render import client_config
-from iotws.spec import Spec, load_spec
+from iotws.render.policies import client_config
+from iotws.spec.model import Spec, load_spec
 from iotws.tokens import claims_for, mint_hs256, new_dev_secret, secret_from_env
 from iotws_emulator.auth import binding_from_config
 from iotws_emulator.broker import Broker, Published

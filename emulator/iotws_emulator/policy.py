@@ -1,7 +1,7 @@
 """Policy enforcement seam: the emulator asks `CompiledPolicy.evaluate` and nothing else.
 
-`EvaluatorEngine` is the real one (`iotws.evaluator`, docs/design.md#decision-4). Tests may pass
-another engine with the same two methods.
+`EvaluatorEngine` is the real one (`iotws.policy.evaluator`, docs/design.md#decision-4).
+Tests may pass another engine with the same two methods.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from iotws.evaluator import PolicySet, Request
+from iotws.policy.evaluator import PolicySet, Request
 
 ALLOWED = "ALLOWED"
 EXPLICIT_DENY = "EXPLICIT_DENY"
@@ -48,7 +48,7 @@ class _EvaluatorPolicy:
 
 
 class EvaluatorEngine:
-    """The kit's policy evaluator (`iotws.evaluator.PolicySet`)."""
+    """The kit's policy evaluator (`iotws.policy.evaluator.PolicySet`)."""
 
     def compile(self, documents: Sequence[Mapping[str, Any]]) -> CompiledPolicy:
         return _EvaluatorPolicy(PolicySet.from_documents(list(documents)))

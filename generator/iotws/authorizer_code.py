@@ -1,6 +1,6 @@
 """The authorizer's own code, for the toolchain's proofs and answers.
 
-The build-time self-check (`iotws.selfcheck`) fills slots and checks identities with the
+The build-time self-check (`iotws.policy.proofs`) fills slots and checks identities with the
 very functions the Lambda runs (`iotws_authorizer.config.parse`,
 `iotws_authorizer.identity.slot_values` and `documents`), never a copy, so a proof
 about the rendered policies is a proof about what the authorizer returns. The package

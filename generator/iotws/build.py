@@ -21,12 +21,12 @@ from typing import Any
 import jsonschema
 
 from iotws.errors import IotwsError
-from iotws.lint import lint_documents
 from iotws.output import write_tree
-from iotws.render import RenderedProfile, RenderResult, render_spec
-from iotws.rules import RulesSpec
-from iotws.selfcheck import self_check
-from iotws.spec import Spec, load_spec
+from iotws.policy.lint import lint_documents
+from iotws.policy.proofs import self_check
+from iotws.render.policies import RenderedProfile, RenderResult, render_spec
+from iotws.spec.model import Spec, load_spec
+from iotws.spec.rules import RulesSpec
 
 # Lint ids that concern IoT policy-document sizes, not IAM policies.
 IAM_EXEMPT = {"IOTWS010", "IOTWS011", "IOTWS018"}

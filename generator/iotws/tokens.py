@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from iotws.errors import IotwsError
-from iotws.spec import Spec
+from iotws.spec.model import Spec
 
 
 def mint_hs256(

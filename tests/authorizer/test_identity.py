@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from iotws.evaluator import PolicySet, Request
+from iotws.policy.evaluator import PolicySet, Request
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"  # from the conftest's function ARN
 

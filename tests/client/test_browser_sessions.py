@@ -28,7 +28,7 @@ import boto3
 import pytest
 import yaml
 
-from iotws.spec import load_spec
+from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256
 from iotws_emulator.app import prepare, prepare_cognito
 from iotws_emulator.auth import binding_from_config

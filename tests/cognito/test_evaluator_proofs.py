@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from iotws.cognito import render_guest_policy
-from iotws.evaluator import PolicySet, Request
 from iotws.paths import examples_dir
-from iotws.spec import load_spec
+from iotws.policy.evaluator import PolicySet, Request
+from iotws.render.cognito import render_guest_policy
+from iotws.spec.model import load_spec
 
 ARN = "arn:aws:iot:us-east-1:123456789012:"
 SUB = "cognito-identity.amazonaws.com:sub"

@@ -1,7 +1,7 @@
-"""Rendering a Cognito profile as the guest role's IAM policy (`iotws.cognito`).
+"""Rendering a Cognito profile as the guest role's IAM policy (`iotws.render.cognito`).
 
-Specs are real YAML loaded by `iotws.spec`; the policy comes through `iotws.render` the
-way `iotws generate` writes `build/cognito/<profile>.iam.json`.
+Specs are real YAML loaded by `iotws.spec.model`; the policy comes through
+`iotws.render.policies` the way `iotws generate` writes `build/cognito/<profile>.iam.json`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import textwrap
 
 import pytest
 
-from iotws.cognito import (
+from iotws.errors import IotwsError, SpecError
+from iotws.paths import examples_dir
+from iotws.render.cognito import (
     IDENTITY_VARIABLE,
     INLINE_ROLE_POLICY_MAX_CHARS,
     policy_chars,
     render_guest_policy,
 )
-from iotws.errors import IotwsError, SpecError
-from iotws.paths import examples_dir
-from iotws.render import render_spec
-from iotws.spec import Profile, load_spec, parse_spec
+from iotws.render.policies import render_spec
+from iotws.spec.model import Profile, load_spec, parse_spec
 
 ARN = "arn:aws:iot:us-east-1:123456789012:"
 SUB = IDENTITY_VARIABLE

@@ -1,5 +1,5 @@
 """MQTT behaviour of the emulator with paho-mqtt over WebSockets (and raw packets where paho
-cannot express the case). Policies are evaluated by the real `iotws.evaluator`; the
+cannot express the case). Policies are evaluated by the real `iotws.policy.evaluator`; the
 authorizer is a stub Lambda here (test_real_authorizer.py runs the packaged one)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from emuhelpers import EXAMPLE_SPEC, Running
 from iotws.build import generate
 from iotws.invoke import load_authorizer
 from iotws.package import build_authorizer_zip
-from iotws.spec import load_spec
+from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256
 from iotws_emulator.auth import binding_from_config
 from iotws_emulator.config import EmulatorConfig

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emuhelpers import PahoClient, wait_for  # noqa: E402
 
 from iotws.presign import AwsCredentials, _presign, presign_wss_url  # noqa: E402
-from iotws.render import render_spec  # noqa: E402
-from iotws.spec import load_spec  # noqa: E402
+from iotws.render.policies import render_spec  # noqa: E402
+from iotws.spec.model import load_spec  # noqa: E402
 from iotws_emulator.config import EmulatorConfig  # noqa: E402
 from iotws_emulator.policy import EvaluatorEngine  # noqa: E402
 from iotws_emulator.server import CognitoGuests, Emulator, EmulatorThread  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from iotws.bench import evaluator as bench
-from iotws.evaluator import PolicySet
+from iotws.policy.evaluator import PolicySet
 
 
 def test_workload_mixes_every_outcome_and_action() -> None:

@@ -1,4 +1,4 @@
-"""Unit tests for iotws.evaluator: API, validation, conditions, caches."""
+"""Unit tests for iotws.policy.evaluator: API, validation, conditions, caches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from iotws.errors import IotwsError
-from iotws.evaluator import (
+from iotws.policy.evaluator import (
     ALLOWED,
     EXPLICIT_DENY,
     IMPLICIT_DENY,

@@ -34,12 +34,12 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-import iotws.spec as spec_module
+import iotws.spec.model as spec_module
 from iotws.authorizer_code import Deny, config, identity
 from iotws.errors import IotwsError
-from iotws.evaluator import ALLOWED, PolicySet, Request
 from iotws.invoke import LambdaContext
-from iotws.render import render_spec
+from iotws.policy.evaluator import ALLOWED, PolicySet, Request
+from iotws.render.policies import render_spec
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:demo-dev-authorizer"
 ARN = "arn:aws:iot:us-east-1:123456789012:"

@@ -11,7 +11,7 @@ import pytest
 
 from iotws.cli import main
 from iotws.commands.simulate import resolve_resource
-from iotws.evaluator import RESULTS, PolicyError, PolicySet, Request
+from iotws.policy.evaluator import RESULTS, PolicyError, PolicySet, Request
 
 from .conftest import ACCOUNT, REGION, documents_of, load_cases
 

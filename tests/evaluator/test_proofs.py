@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from iotws.errors import IotwsError
-from iotws.evaluator import ALLOWED, PolicySet, Request, glob_match
 from iotws.paths import lambda_src
-from iotws.render import RenderResult, render_spec
-from iotws.spec import parse_spec
+from iotws.policy.evaluator import ALLOWED, PolicySet, Request, glob_match
+from iotws.render.policies import RenderResult, render_spec
+from iotws.spec.model import parse_spec
 
 if str(lambda_src()) not in sys.path:
     sys.path.insert(0, str(lambda_src()))

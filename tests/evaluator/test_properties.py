@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iotws.evaluator import (
+from iotws.policy.evaluator import (
     ALLOWED,
     EXPLICIT_DENY,
     IMPLICIT_DENY,
@@ -73,7 +73,7 @@ def test_resource_matching_agrees_with_reference(pattern: str, text: str) -> Non
 def test_variable_substitution_agrees_with_reference(
     before: str, after: str, client_id: str, text: str
 ) -> None:
-    # Worst case for substituted values (documented in iotws.evaluator): their `*`/`?`
+    # Worst case for substituted values (documented in iotws.policy.evaluator): their `*`/`?`
     # act as wildcards, so substitution is plain text replacement before matching.
     resource = ARN + "topicfilter/" + before + "${iot:ClientId}" + after
     ps = PolicySet.from_documents(

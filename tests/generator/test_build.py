@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from iotws import authorizer_code, render
+from iotws import authorizer_code
 from iotws import build as builds
 from iotws.cli import main
 from iotws.errors import IotwsError
 from iotws.package import authorizer_zip_bytes
+from iotws.render import policies as render
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((ROOT / "tests/generator/golden").glob("*/authorizer/config.json"))
@@ -171,7 +172,7 @@ def test_make_package_renders_once(tmp_path: Path) -> None:
     wrapper = tmp_path / "counting_iotws.py"
     wrapper.write_text(
         "import sys\nfrom pathlib import Path\n\n"
-        "from iotws import render\nfrom iotws.cli import main\n"
+        "from iotws.render import policies as render\nfrom iotws.cli import main\n"
         "\nLOG = Path(" + repr(str(renders)) + ")\noriginal = render.render_spec\n\n\n"
         "def counted(spec):\n"
         "    with LOG.open('a') as log:\n"

@@ -12,8 +12,8 @@ import pytest
 from iotws.cli import main
 from iotws.errors import IotwsError
 from iotws.package import authorizer_zip_bytes
-from iotws.render import MAX_DOCUMENT_CHARS, render_spec, worst_case
-from iotws.spec import parse_spec
+from iotws.render.policies import MAX_DOCUMENT_CHARS, render_spec, worst_case
+from iotws.spec.model import parse_spec
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -161,7 +161,7 @@ def test_self_check_catches_a_wrong_policy() -> None:
     """The always-on proof must fail when a rendered document is wrong."""
     from dataclasses import replace
 
-    from iotws.selfcheck import check_profile
+    from iotws.policy.proofs import check_profile
 
     r = render_spec(parse_spec((ROOT / "examples/custom-authorizer/access.yaml").read_text()))
     user = r.profiles["user"]
@@ -188,8 +188,8 @@ def test_self_check_finds_the_takeover_when_the_spec_check_is_off(
     """The fourth injected bug: `{sub}-*` with values that may contain "-" (user bob may
     connect as bob-x-1, the id of user bob-x). With the spec check switched off, the
     build-time search must still refuse the build, naming both identities."""
-    import iotws.spec as spec_module
-    from iotws.selfcheck import self_check
+    import iotws.spec.model as spec_module
+    from iotws.policy.proofs import self_check
 
     monkeypatch.setattr(spec_module, "_namespace_errors", lambda spec: [])
     text = (ROOT / "examples/custom-authorizer/access.yaml").read_text()

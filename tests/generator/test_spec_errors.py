@@ -11,7 +11,7 @@ import yaml
 
 from iotws.cli import main
 from iotws.errors import SpecError
-from iotws.spec import parse_spec
+from iotws.spec.model import parse_spec
 
 BASE: dict[str, Any] = {
     "version": 1,

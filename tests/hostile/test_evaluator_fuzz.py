@@ -1,4 +1,4 @@
-"""Fuzz tests of the policy evaluator (`iotws.evaluator`): near-valid documents built from
+"""Fuzz tests of the policy evaluator (`iotws.policy.evaluator`): near-valid documents built from
 adversarial parts (wildcards, policy variables, escapes, every condition operator, wrong
 types) and arbitrary requests. `PolicySet.from_documents` raises only `PolicyError`;
 `evaluate` never raises and answers one of the three results; an explicit deny always
@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iotws.evaluator import EXPLICIT_DENY, RESULTS, PolicyError, PolicySet, Request
+from iotws.policy.evaluator import EXPLICIT_DENY, RESULTS, PolicyError, PolicySet, Request
 
 ARN = "arn:aws:iot:us-east-1:123456789012:"
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""Fuzz tests of the spec loader (`iotws.spec.parse_spec`): on arbitrary text, arbitrary
+"""Fuzz tests of the spec loader (`iotws.spec.model.parse_spec`): on arbitrary text, arbitrary
 YAML structures and random mutations of valid specs it raises only `IotwsError`
 subclasses (a clear message naming the field, never a traceback), and a spec that loads
 renders without any other exception."""
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iotws.errors import IotwsError
-from iotws.render import render_spec
-from iotws.spec import parse_spec
+from iotws.render.policies import render_spec
+from iotws.spec.model import parse_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = [

@@ -1,4 +1,4 @@
-"""iotws.lint: one failing and one passing policy per finding id (checkov style), the
+"""iotws.policy.lint: one failing and one passing policy per finding id (checkov style), the
 report format, and `iotws lint` exit codes."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from iotws.cli import main
-from iotws.lint import Finding, has_errors, lint_documents
+from iotws.policy.lint import Finding, has_errors, lint_documents
 from iotws.policy.rules import RULES
 
 ARN = "arn:aws:iot:us-east-1:123456789012:"

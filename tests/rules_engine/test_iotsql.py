@@ -1,4 +1,4 @@
-"""iotws.iotsql: the IoT SQL 2016-03-23 subset, parsed and evaluated as AWS documents it
+"""iotws.spec.iotsql: the IoT SQL 2016-03-23 subset, parsed and evaluated as AWS documents it
 (iot-sql-reference.html, iot-sql-functions.html, binary-payloads.html)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from iotws import iotsql
+from iotws.spec import iotsql
 
 TOPIC = "chat/dev/rooms/lobby/messages/in"
 PAYLOAD = {

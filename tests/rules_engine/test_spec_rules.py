@@ -13,7 +13,7 @@ import yaml
 
 from iotws.cli import main
 from iotws.errors import SpecError
-from iotws.spec import parse_spec
+from iotws.spec.model import parse_spec
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = REPO / "examples" / "chat" / "access.yaml"

@@ -19,8 +19,8 @@ import yaml
 
 from iotws.cli import main
 from iotws.paths import lambda_src
-from iotws.render import render_spec
-from iotws.spec import parse_spec
+from iotws.render.policies import render_spec
+from iotws.spec.model import parse_spec
 
 if str(lambda_src()) not in sys.path:
     sys.path.insert(0, str(lambda_src()))

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from iotws.errors import IotwsError, SpecError
-from iotws.render import render_spec
-from iotws.spec import load_spec, parse_spec
+from iotws.render.policies import render_spec
+from iotws.spec.model import load_spec, parse_spec
 
 BASE = """\
 version: 1

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iotws.cli import main
-from iotws.render import render_spec
-from iotws.spec import load_spec
+from iotws.render.policies import render_spec
+from iotws.spec.model import load_spec
 from iotws.tokens import sign_for_iot
 from iotws_emulator import signing
 

@@ -14,7 +14,7 @@ import pytest
 from iotws.build import generate
 from iotws.cli import main
 from iotws.paths import examples_dir, repo_root
-from iotws.spec import Profile, load_spec
+from iotws.spec.model import Profile, load_spec
 
 SPECS = {
     "custom-authorizer": examples_dir() / "custom-authorizer" / "access.yaml",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from iotws import iotsql
+from iotws.spec import iotsql
 from iotws_emulator.rules.functions import LocalFunction
 
 log = logging.getLogger("iotws.emulator.rules")

@@ -1,7 +1,7 @@
-"""The local rules engine: the rules of `build/rules.json` (iotws.rules) run on every message.
+"""The local rules engine: the rules of `build/rules.json` (iotws.spec.rules) run on every message.
 
 Start-up compiles every rule and refuses, naming the rule and the part, anything it would
-not run exactly: SQL that does not parse, IoT SQL outside the subset (iotws.iotsql), a SQL
+not run exactly: SQL that does not parse, IoT SQL outside the subset (iotws.spec.iotsql), a SQL
 version other than 2016-03-23, an action other than `lambda` (the kit's own functions),
 `republish` and `cloudwatch_logs`. Nothing is silently ignored.
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iotws import iotsql
 from iotws.errors import IotwsError
 from iotws.iot.facts import BASIC_INGEST_PREFIX
 from iotws.iot.topics import matches, topic_filter_error
+from iotws.spec import iotsql
 from iotws_emulator.rules.actions import (
     Action,
     ActionFailed,

@@ -33,7 +33,7 @@ from iotws.bench import Row
 from iotws.invoke import LambdaContext, load_authorizer
 from iotws.package import source_files, zip_bytes
 from iotws.paths import lambda_src
-from iotws.spec import parse_spec
+from iotws.spec.model import parse_spec
 from iotws.tokens import mint_hs256
 
 GROUP = "authorizer"

@@ -37,7 +37,7 @@ from websockets.asyncio.client import connect
 
 from iotws.bench import Row
 from iotws.paths import examples_dir
-from iotws.spec import load_spec
+from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256
 from iotws_emulator import codec
 

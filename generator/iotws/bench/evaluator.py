@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from iotws.bench import Row
-from iotws.evaluator import PolicySet, Request
+from iotws.policy.evaluator import PolicySet, Request
 
 TARGET_PER_SECOND = 100_000
 _ARN = "arn:aws:iot:us-east-1:123456789012:"

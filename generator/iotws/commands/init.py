@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from iotws import __version__
 from iotws.errors import IotwsError
 from iotws.paths import client_bundle, modules_dir
-from iotws.spec import load_spec
+from iotws.spec.model import load_spec
 
 AUTH_CHOICES = ("public", "hs256", "jwks", "cognito")
 # `--modules-git URL`: the git repository that holds the kit (yours: a fork or a mirror of

@@ -10,7 +10,7 @@ of findings produces.
 `iotws lint --policy P.json [--policy ...]` lints the documents of the files together (the
 documents that apply to one principal). `iotws lint --spec access.yaml` renders the spec
 with the generator and lints each profile's documents. The finding ids are listed in
-`iotws.lint`.
+`iotws.policy.lint`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 from iotws.commands.simulate import load_policy_files
 from iotws.errors import IotwsError
-from iotws.lint import Finding, lint_documents
-from iotws.render import render_spec
-from iotws.spec import load_spec
+from iotws.policy.lint import Finding, lint_documents
+from iotws.render.policies import render_spec
+from iotws.spec.model import load_spec
 
 # cfn-lint's exit-code bits, and the levels each --fail-on value counts.
 EXIT_BITS = {"error": 2, "warning": 4, "info": 8}
@@ -81,7 +81,7 @@ def _documents_of(profile: Any) -> list[Any]:
         raise IotwsError(
             "the rendered profile exposes no documents",
             field="--spec",
-            fix="report this: iotws.render.render_spec must expose documents per profile",
+            fix="report this: iotws.render.policies.render_spec must expose documents per profile",
         )
     return [json.loads(d) if isinstance(d, str) else d for d in docs]
 

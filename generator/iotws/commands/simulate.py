@@ -34,7 +34,8 @@ from typing import Any
 
 from iotws import authorizer_code
 from iotws.errors import IotwsError
-from iotws.evaluator import (
+from iotws.invoke import LambdaContext
+from iotws.policy.evaluator import (
     KNOWN_ACTIONS,
     PolicyError,
     PolicySet,
@@ -42,7 +43,6 @@ from iotws.evaluator import (
     canonical_action,
     documents_from_json,
 )
-from iotws.invoke import LambdaContext
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"

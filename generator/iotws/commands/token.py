@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from iotws.errors import IotwsError
-from iotws.spec import load_spec
+from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256, read_key, secret_from_env, sign_for_iot
 
 

@@ -1,7 +1,7 @@
 """A profile as a list of grants, and each grant as a policy resource.
 
-The IoT-policy emitter (`iotws.render`) and the IAM emitter of the Cognito path
-(`iotws.cognito`) consume the same grants: one action, one resource type and one MQTT
+The IoT-policy emitter (`iotws.render.policies`) and the IAM emitter of the Cognito path
+(`iotws.render.cognito`) consume the same grants: one action, one resource type and one MQTT
 pattern each (docs/iot-policies.md#actions-and-resources). They differ only in how they
 write literal levels and placeholders (run-time slots or IAM policy variables).
 """

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from iotws.evaluator import PolicySet, StatementView
 from iotws.iot.arns import PARTITIONS, Arn, glob_match, has_wildcard, parse_arn
+from iotws.policy.evaluator import PolicySet, StatementView
 
 SEVERITIES = ("error", "warning", "info")
 Scope = Literal["statement", "document", "set", "parse"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iotws.evaluator import StatementView
 from iotws.iot.arns import glob_match, parse_arn
+from iotws.policy.evaluator import StatementView
 from iotws.policy.rules._base import Context, Hit, Rule, names
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iotws.evaluator import ALLOWED, Request, StatementView
 from iotws.iot.arns import parse_arn
+from iotws.policy.evaluator import ALLOWED, Request, StatementView
 from iotws.policy.rules._base import Context, Hit, Rule, covers, sample_topic_for_filter
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iotws.evaluator import StatementView
 from iotws.iot.facts import AWS_RESERVED_PREFIX
+from iotws.policy.evaluator import StatementView
 from iotws.policy.rules._base import Context, Hit, Rule, allows_resources, covers, iot_arns
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iotws.evaluator import StatementView
+from iotws.policy.evaluator import StatementView
 from iotws.policy.rules._base import Context, Hit, Rule
 
 

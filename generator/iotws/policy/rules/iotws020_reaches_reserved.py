@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iotws.evaluator import StatementView
 from iotws.iot.arns import glob_match
 from iotws.iot.facts import AWS_RESERVED_PREFIX, RESERVED_TOPIC_EXAMPLES
+from iotws.policy.evaluator import StatementView
 from iotws.policy.rules._base import Context, Hit, Rule, allows_resources, iot_arns
 
 

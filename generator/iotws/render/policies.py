@@ -17,20 +17,20 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from iotws import cognito  # the guest-path renderer
 from iotws.errors import IotwsError
 from iotws.iot.facts import CLIENT_ID_MAX_BYTES, IDENTITY_CHARSET
 from iotws.iot.facts import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS  # re-exported
 from iotws.iot.facts import MAX_DOCUMENTS as MAX_DOCUMENTS  # re-exported
 from iotws.iot.grants import resolve, topic_grants
-from iotws.namespaces import CHARSETS, DEFAULT_CHARSET
-from iotws.spec import (
+from iotws.render import cognito  # the guest-path renderer
+from iotws.spec.model import (
     BUILTIN_CLIENT_ID,
     PLACEHOLDER_RE,
     Profile,
     Spec,
     resolve_jwks,
 )
+from iotws.spec.namespaces import CHARSETS, DEFAULT_CHARSET
 
 REGION_SLOT = "${iotws:region}"
 ACCOUNT_SLOT = "${iotws:account}"

@@ -65,7 +65,7 @@ ACCOUNT_FIX = (
 
 
 class ProfileLike(Protocol):
-    """The parts of `iotws.spec.Profile` this module reads."""
+    """The parts of `iotws.spec.model.Profile` this module reads."""
 
     @property
     def name(self) -> str: ...

@@ -17,7 +17,7 @@ What is checked here (every problem at once, each naming the field):
 - `sql` selects FROM a topic filter inside the spec's topic prefix, or a lifecycle
   topic `$aws/events/...` (life-cycle-events.html): a rule never reads another app's topics;
 - statements that do not parse are refused; statements that use IoT SQL the emulator does
-  not run (see iotws.iotsql) are a warning, since AWS runs them;
+  not run (see iotws.spec.iotsql) are a warning, since AWS runs them;
 - `sql_version`: 2016-03-23 (the default, written out: an unset version means 2015-10-08);
 - actions: at least one, at most 10 (the ActionList limit of CreateTopicRule); republish
   topics stay inside the prefix, substitution templates only after a literal prefix level;
@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotws import iotsql
 from iotws.errors import IotwsError
 from iotws.iot.facts import LIFECYCLE_PREFIX
+from iotws.spec import iotsql
 
 RULE_NAME_RE = re.compile(r"^[a-zA-Z0-9_]{1,128}$")
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

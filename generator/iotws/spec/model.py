@@ -30,7 +30,7 @@ from iotws.iot.facts import (
     TOPIC_MAX_SLASHES,
 )
 from iotws.iot.topics import has_control, misplaced_hash, misplaced_plus
-from iotws.namespaces import (
+from iotws.spec.namespaces import (
     CHARSETS,
     DEFAULT_CHARSET,
     IDENTITY_ID,
@@ -41,8 +41,8 @@ from iotws.namespaces import (
     parse_values,
     undelimited,
 )
-from iotws.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
-from iotws.rules import RulesSpec, parse_rules
+from iotws.spec.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
+from iotws.spec.rules import RulesSpec, parse_rules
 
 # Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
 IDENTITY_ID_MAX_LENGTH = 55
@@ -126,7 +126,7 @@ class Spec:
     profiles: dict[str, Profile]
     cognito: CognitoSpec | None
     source: str = ""
-    rules: RulesSpec | None = None  # the `rules:` section (iotws.rules), checked
+    rules: RulesSpec | None = None  # the `rules:` section (iotws.spec.rules), checked
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # claim name -> charset preset (namespaces.CHARSETS); default namespaces.DEFAULT_CHARSET
     claim_charsets: dict[str, str] = field(default_factory=dict)
@@ -1135,7 +1135,7 @@ def _describe(values: dict[str, str]) -> str:
 
 def _namespace_errors(spec: Spec) -> list[IotwsError]:
     """docs/design.md#decision-8: distinct identities get disjoint client ids and namespaces
-    (iotws.namespaces explains the rules). Each error gives a concrete colliding pair."""
+    (iotws.spec.namespaces explains the rules). Each error gives a concrete colliding pair."""
     errs: list[IotwsError] = []
     used = _used_profiles(spec)
     public = spec.authorizer.public_profile

@@ -23,7 +23,7 @@ on the spec's templates, before anything is rendered:
 
 The run-time half lives in the authorizer (`iotws_authorizer.identity`): values are
 matched against the charset's pattern, and the client id against the template.
-The build-time self-check (`iotws.selfcheck`) then searches adversarial identities with
+The build-time self-check (`iotws.policy.proofs`) then searches adversarial identities with
 the authorizer's own code, and the property tests search random specs.
 """
 

@@ -30,12 +30,12 @@ from typing import Any
 
 from iotws.authorizer_code import Deny, config, identity
 from iotws.errors import IotwsError
-from iotws.evaluator import ALLOWED, PolicySet, Request
 from iotws.invoke import LambdaContext
 from iotws.iot.facts import IDENTITY_CHAR_CLASS, RESERVED_TOPIC_EXAMPLES
-from iotws.namespaces import CHARSETS, DEFAULT_CHARSET, PLACEHOLDER_RE
-from iotws.render import RenderedProfile, RenderResult, authorizer_config, render_profile
-from iotws.spec import BUILTIN_CLIENT_ID, Spec
+from iotws.policy.evaluator import ALLOWED, PolicySet, Request
+from iotws.render.policies import RenderedProfile, RenderResult, authorizer_config, render_profile
+from iotws.spec.model import BUILTIN_CLIENT_ID, Spec
+from iotws.spec.namespaces import CHARSETS, DEFAULT_CHARSET, PLACEHOLDER_RE
 
 SAMPLE_REGION = "us-east-1"
 SAMPLE_ACCOUNT = "123456789012"

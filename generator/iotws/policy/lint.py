@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iotws.evaluator import PolicyError, StatementView, parse_document
 from iotws.iot.facts import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS  # re-exported
 from iotws.iot.facts import MAX_DOCUMENTS as MAX_DOCUMENTS  # re-exported
+from iotws.policy.evaluator import PolicyError, StatementView, parse_document
 from iotws.policy.rules import BY_ID, RULES, SEVERITIES, Context, Finding
 
 _PARSE = BY_ID["IOTWS001"]

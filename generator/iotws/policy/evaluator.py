@@ -807,9 +807,6 @@ class PolicySet:
             return Decision(ALLOWED, tuple(allows))
         return _IMPLICIT
 
-    def is_allowed(self, action: str, resource: str, variables: Mapping[str, str]) -> bool:
-        return self.evaluate(Request(action, resource, variables)).result == ALLOWED
-
 
 def documents_from_json(data: Any, source: str = "policy") -> list[Any]:
     """Documents from a policy file's JSON: one document, a list of documents, or an
