@@ -3,7 +3,8 @@
 The Lambda source (`lambda_src/authorizer`) is put on sys.path so that
 `iotws_authorizer` imports as it does in Lambda; `app.py` is loaded under a private
 module name (`iotws_authorizer_app`) so it never collides with another `app` module.
-Each test gets a configuration written to tmp (IOTWS_CONFIG) and fresh module caches.
+Each test gets a configuration (rendered from the specs in specs/) written to tmp
+(IOTWS_CONFIG) and fresh module caches.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from rendered import AUTHORIZER_SPECS, rendered_config
 
 from iotws.invoke import LambdaContext
 
@@ -49,113 +51,23 @@ LOG_KEYS = {"decision", "reason", "connection_id", "principal", "profile", "mode
 
 
 # ------------------------------------------------------------------ configuration
-
-
-def _doc(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def _arn(kind: str, name: str) -> str:
-    return f"arn:aws:iot:${{iotws:region}}:${{iotws:account}}:{kind}/{name}"
-
-
-CONNECT = {
-    "Effect": "Allow",
-    "Action": "iot:Connect",
-    "Resource": _arn("client", "${iotws:client_id}"),
-}
+# Rendered by the toolchain from the small specs in specs/ (tests/support/rendered.py), never
+# written by hand: a fixture cannot drift from what `iotws generate` writes.
 
 
 def base_config() -> dict[str, Any]:
-    """A hand-written configuration per generator/INTERNALS.md, mode hs256."""
-    user_topic = "demo/dev/users/${iotws:claim.sub}"
-    return {
-        "version": 1,
-        "mode": "hs256",
-        "name": "demo-dev-authorizer",
-        "prefix": "demo/dev",
-        "region": None,
-        "account": None,
-        "token": {
-            "key_name": "token",
-            "sources": ["token", "header", "query", "password", "username"],
-            "max_length": 4096,
-        },
-        "session": {"refresh_after_seconds": 3600, "disconnect_after_seconds": 86400},
-        "identity": {"charset": "^[A-Za-z0-9_.:@=|-]+$", "client_id_max_bytes": 128},
-        "claims": {"sub": {"max_length": 64, "pattern": "[A-Za-z0-9_.:@=|-]+"}},
-        "public_profile": "guest",
-        "selection": {"claim": "role", "values": {"admin": "admin"}, "default": "user"},
-        "hs256": {
-            "secret": {"source": "env", "name": "IOTWS_TEST_JWT_SECRET"},
-            "issuer": None,
-            "audience": None,
-            "leeway_seconds": 30,
-            "max_age_seconds": None,
-            "subject_claim": "sub",
-        },
-        "profiles": {
-            "guest": {
-                "client_id": {"template": "anon-", "wildcard": True},
-                "documents": [
-                    _doc(
-                        CONNECT,
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Subscribe",
-                            "Resource": _arn("topicfilter", "demo/dev/server"),
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Receive",
-                            "Resource": _arn("topic", "demo/dev/server"),
-                        },
-                    )
-                ],
-            },
-            "user": {
-                "client_id": {"template": "${iotws:claim.sub}-", "wildcard": True},
-                "documents": [
-                    _doc(
-                        CONNECT,
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Subscribe",
-                            "Resource": _arn("topicfilter", f"{user_topic}/*"),
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["iot:Publish", "iot:Receive"],
-                            "Resource": _arn("topic", f"{user_topic}/*"),
-                        },
-                    )
-                ],
-            },
-            "admin": {
-                "client_id": {"template": "admin-${iotws:claim.sub}", "wildcard": False},
-                "documents": [
-                    _doc(
-                        CONNECT,
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Subscribe",
-                            "Resource": _arn("topicfilter", "demo/dev/*"),
-                        },
-                    )
-                ],
-            },
-        },
-    }
+    """Mode hs256 (specs/hs256.yaml): guest anon-*, user u-{sub}-*, admin admin-{sub}."""
+    return rendered_config(AUTHORIZER_SPECS / "hs256.yaml")
 
 
 def public_config() -> dict[str, Any]:
-    cfg = base_config()
-    cfg["mode"] = "public"
-    cfg["selection"] = None
-    del cfg["hs256"]
-    cfg["claims"] = {}
-    cfg["profiles"] = {"guest": cfg["profiles"]["guest"]}
-    return cfg
+    """Mode public (specs/public.yaml): guest anon-*."""
+    return rendered_config(AUTHORIZER_SPECS / "public.yaml")
+
+
+def opaque_config() -> dict[str, Any]:
+    """Mode hs256 with an opaque `sub` (specs/opaque.yaml): user u-{sub}, nothing after it."""
+    return rendered_config(AUTHORIZER_SPECS / "opaque.yaml")
 
 
 @pytest.fixture
@@ -166,6 +78,11 @@ def config() -> dict[str, Any]:
 @pytest.fixture
 def public() -> dict[str, Any]:
     return public_config()
+
+
+@pytest.fixture
+def opaque() -> dict[str, Any]:
+    return opaque_config()
 
 
 # ------------------------------------------------------------------ Lambda context
@@ -312,7 +229,7 @@ def event() -> Callable[..., dict[str, Any]]:
     return load_event_file
 
 
-def simple_event(token: str | None = None, client_id: Any = "alice-1") -> dict[str, Any]:
+def simple_event(token: str | None = None, client_id: Any = "u-alice-1") -> dict[str, Any]:
     event: dict[str, Any] = {
         "protocols": ["tls", "mqtt"],
         "protocolData": {"mqtt": {"clientId": client_id}},

@@ -68,12 +68,35 @@ def test_non_string_subjects_are_denied(
 
 
 @pytest.mark.parametrize(
-    "sub", ["alice", "a", "A-z_0.9:x@y=z|w", "user@example.com", "x" * 64, "auth0|12345"]
+    ("charset", "sub"),
+    [
+        ("word", "alice"),
+        ("word", "a"),
+        ("word", "A_z_0_9"),
+        ("word", "x" * 64),
+        ("opaque", "A-z_0.9:x@y=z|w"),
+        ("opaque", "user@example.com"),
+        ("opaque", "auth0|12345"),
+        ("opaque", "x" * 64),
+    ],
 )
 def test_allowed_subject_characters(
-    authorizer: Any, mint: Callable[..., str], simple: Any, valid: Any, sub: str
+    make_authorizer: Any,
+    config: dict[str, Any],
+    opaque: dict[str, Any],
+    mint: Callable[..., str],
+    simple: Any,
+    valid: Any,
+    charset: str,
+    sub: str,
 ) -> None:
-    response = authorizer(simple(mint(sub=sub), client_id=f"{sub}-c"))
+    # `sub` is a word in specs/hs256.yaml (client id u-{sub}-*) and opaque in
+    # specs/opaque.yaml (client id u-{sub}: nothing may follow an opaque value)
+    if charset == "word":
+        authorizer, client_id = make_authorizer(config), f"u-{sub}-c"
+    else:
+        authorizer, client_id = make_authorizer(opaque), f"u-{sub}"
+    response = authorizer(simple(mint(sub=sub), client_id=client_id))
     valid(response, allowed=True)
     docs = response["policyDocuments"]
     assert (
@@ -81,23 +104,24 @@ def test_allowed_subject_characters(
     )
 
 
+# The user profile's rule is u-{sub}-* (specs/hs256.yaml); the token's sub is alice.
 CLIENT_IDS: list[tuple[str, Any, bool]] = [
-    ("prefix and suffix", "alice-1", True),
-    ("long suffix", "alice-" + "x" * 122, True),  # 128 bytes
-    ("too long", "alice-" + "x" * 123, False),  # 129 bytes
-    ("nothing after the prefix", "alice-", False),
-    ("prefix only", "alice", False),
-    ("someone else", "bob-1", False),
-    ("prefix of another subject", "alice2-1", False),
-    ("mqtt wildcard +", "alice-+", False),
-    ("mqtt wildcard #", "alice-#", False),
-    ("policy wildcard *", "alice-*", False),
-    ("slash", "alice-a/b", False),
-    ("leading dollar", "$alice-1", False),
-    ("dollar inside", "alice-$1", False),
-    ("non-ASCII", "alice-é", False),
-    ("newline", "alice-1\n", False),
-    ("space", "alice- 1", False),
+    ("prefix and suffix", "u-alice-1", True),
+    ("long suffix", "u-alice-" + "x" * 120, True),  # 128 bytes
+    ("too long", "u-alice-" + "x" * 121, False),  # 129 bytes
+    ("nothing after the prefix", "u-alice-", False),
+    ("prefix only", "u-alice", False),
+    ("someone else", "u-bob-1", False),
+    ("prefix of another subject", "u-alice2-1", False),
+    ("mqtt wildcard +", "u-alice-+", False),
+    ("mqtt wildcard #", "u-alice-#", False),
+    ("policy wildcard *", "u-alice-*", False),
+    ("slash", "u-alice-a/b", False),
+    ("leading dollar", "$u-alice-1", False),
+    ("dollar inside", "u-alice-$1", False),
+    ("non-ASCII", "u-alice-é", False),
+    ("newline", "u-alice-1\n", False),
+    ("space", "u-alice- 1", False),
     ("empty", "", False),
     ("number", 42, False),
     ("null in list", [None], False),
@@ -117,7 +141,7 @@ def test_client_id_rule_wildcard(
         # Connect is bound to the exact id that passed, never a wildcard
         # (docs/iot-policies.md#matching)
         assert _decide(docs, "iot:Connect", _arn("client", client_id)) == "ALLOWED"
-        assert _decide(docs, "iot:Connect", _arn("client", "alice-other")) == "IMPLICIT_DENY"
+        assert _decide(docs, "iot:Connect", _arn("client", "u-alice-other")) == "IMPLICIT_DENY"
     else:
         assert authorizer.reason == "bad_client_id"
 
@@ -154,10 +178,10 @@ def test_missing_client_id_is_denied_in_every_mode(
     [
         ("admin", "admin-alice", "admin"),
         (["viewer", "admin"], "admin-alice", "admin"),
-        ("viewer", "alice-1", "user"),
-        (None, "alice-1", "user"),
-        (7, "alice-1", "user"),
-        ([7, {"x": 1}], "alice-1", "user"),
+        ("viewer", "u-alice-1", "user"),
+        (None, "u-alice-1", "user"),
+        (7, "u-alice-1", "user"),
+        ([7, {"x": 1}], "u-alice-1", "user"),
     ],
 )
 def test_profile_selection(
@@ -180,6 +204,7 @@ def test_profile_follows_the_specs_order_not_the_tokens(
     first of the spec's values wins, whatever the order of the token's list (a token
     [member, suspended] cannot escape the suspended profile by reordering)."""
     config["selection"]["values"] = {"admin": "admin", "member": "user"}
+    config["selection"]["order"] = ["admin", "member"]
     authorizer = make_authorizer(config)
     for roles in (["member", "admin"], ["admin", "member"]):
         authorizer(simple(mint(role=roles), client_id="admin-alice"))
@@ -188,7 +213,7 @@ def test_profile_follows_the_specs_order_not_the_tokens(
     config["selection"]["order"] = ["member", "admin"]
     authorizer = make_authorizer(config)
     for roles in (["member", "admin"], ["admin", "member"]):
-        authorizer(simple(mint(role=roles), client_id="alice-1"))
+        authorizer(simple(mint(role=roles), client_id="u-alice-1"))
         assert authorizer.last_log["profile"] == "user", roles
 
 
@@ -229,7 +254,7 @@ def test_region_and_account_from_the_function_arn(
     response = authorizer(simple(mint()))
     valid(response, allowed=True)
     text = json.dumps(response["policyDocuments"])
-    assert f"arn:aws:iot:{REGION}:{ACCOUNT}:client/alice-1" in text
+    assert f"arn:aws:iot:{REGION}:{ACCOUNT}:client/u-alice-1" in text
 
 
 def test_region_and_account_from_an_aliased_function_arn(
@@ -240,7 +265,7 @@ def test_region_and_account_from_an_aliased_function_arn(
     )
     response = authorizer(simple(mint()), lambda_context)
     valid(response, allowed=True)
-    assert "arn:aws:iot:ap-southeast-2:210987654321:client/alice-1" in json.dumps(response)
+    assert "arn:aws:iot:ap-southeast-2:210987654321:client/u-alice-1" in json.dumps(response)
 
 
 def test_configured_region_and_account_win(
@@ -250,7 +275,7 @@ def test_configured_region_and_account_win(
     authorizer = make_authorizer(config)
     response = authorizer(simple(mint()), None)  # no context needed at all
     valid(response, allowed=True)
-    assert "arn:aws:iot:us-west-2:111122223333:client/alice-1" in json.dumps(response)
+    assert "arn:aws:iot:us-west-2:111122223333:client/u-alice-1" in json.dumps(response)
 
 
 @pytest.mark.parametrize(
@@ -357,7 +382,7 @@ def test_principal_id_is_a_hash_never_the_user_name(
     valid(response, allowed=True)
     principal = response["principalId"]
     assert len(principal) == 32 and "alice" not in principal
-    other = authorizer(event("mqtt_password.json", mint(sub="bob"), clientId="bob-1"))
+    other = authorizer(event("mqtt_password.json", mint(sub="bob"), clientId="u-bob-1"))
     assert other["principalId"] != principal
     again = authorizer(event("mqtt_token_field.json", mint()))
     assert again["principalId"] == principal  # same subject and profile: same principal
@@ -381,7 +406,7 @@ def test_fixed_guard_holds_even_with_a_permissive_charset(
     # THEN wildcards, `$`, JSON escapes, slot syntax and non-ASCII are still refused
     valid(authorizer(simple(mint(sub=sub), client_id=f"{sub}-1")), allowed=False)
     assert authorizer.reason == "bad_identity"
-    valid(authorizer(simple(mint(), client_id=f"alice-{sub}")), allowed=False)
+    valid(authorizer(simple(mint(), client_id=f"u-alice-{sub}")), allowed=False)
     assert authorizer.reason == "bad_client_id"
 
 
@@ -389,7 +414,7 @@ def test_charset_is_a_full_match_not_a_search(
     authorizer: Any, mint: Callable[..., str], simple: Any, valid: Any
 ) -> None:
     # "^...$" would accept a trailing newline with re.match/search; fullmatch does not.
-    valid(authorizer(simple(mint(sub="alice\n"), client_id="alice-1")), allowed=False)
+    valid(authorizer(simple(mint(sub="alice\n"), client_id="u-alice-1")), allowed=False)
     assert authorizer.reason == "bad_identity"
 
 
@@ -437,7 +462,7 @@ def test_claim_values_outside_their_declared_charset_are_denied(
     claim's declared set (full match) before anything is substituted."""
     config["claims"]["sub"]["pattern"] = pattern
     authorizer = make_authorizer(config)
-    valid(authorizer(simple(mint(sub=sub), client_id=f"{sub}-1")), allowed=allowed)
+    valid(authorizer(simple(mint(sub=sub), client_id=f"u-{sub}-1")), allowed=allowed)
     if not allowed:
         assert authorizer.reason == "bad_identity"
 
@@ -447,5 +472,5 @@ def test_a_claim_without_a_pattern_is_a_config_error(
 ) -> None:
     del config["claims"]["sub"]["pattern"]
     authorizer = make_authorizer(config)
-    valid(authorizer(simple(mint(), client_id="alice-1")), allowed=False)
+    valid(authorizer(simple(mint(), client_id="u-alice-1")), allowed=False)
     assert authorizer.reason == "config_error"

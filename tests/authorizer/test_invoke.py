@@ -52,7 +52,7 @@ def test_loaded_zip_decides_like_the_source(
     response = loaded.invoke(event("wss_query.json", mint()))
     valid(response, allowed=True)
     # the default context's ARN supplies region and account
-    assert "arn:aws:iot:us-east-1:123456789012:client/alice-1" in json.dumps(response)
+    assert "arn:aws:iot:us-east-1:123456789012:client/u-alice-1" in json.dumps(response)
     assert json.loads(lines[0])["reason"] == "ok"
     assert loaded.config["mode"] == "hs256"
 

@@ -92,7 +92,7 @@ def test_expired_token_is_never_downgraded_to_guest(
 def test_anonymous_client_must_pass_the_guest_client_id_rule(
     authorizer: Any, simple: Any, valid: Any
 ) -> None:
-    valid(authorizer(simple(client_id="alice-1")), allowed=False)
+    valid(authorizer(simple(client_id="u-alice-1")), allowed=False)
     assert authorizer.reason == "bad_client_id"
 
 
@@ -137,9 +137,9 @@ def test_a_verifier_module_plugs_into_the_registry(
     config["mode"] = "jwks"
     config["jwks"] = {"accept": "good"}
     authorizer = make_authorizer(config)
-    valid(authorizer(simple("good", client_id="carol-1")), allowed=True)
+    valid(authorizer(simple("good", client_id="u-carol-1")), allowed=True)
     assert authorizer.last_log["mode"] == "jwks"
-    valid(authorizer(simple("bad", client_id="carol-1")), allowed=False)
+    valid(authorizer(simple("bad", client_id="u-carol-1")), allowed=False)
     assert authorizer.reason == "bad_signature"
 
 

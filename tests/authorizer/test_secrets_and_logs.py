@@ -181,10 +181,10 @@ def test_one_log_line_per_decision_without_secrets(
 ) -> None:
     # GIVEN the default sink (stdout, i.e. CloudWatch Logs)
     authorizer = make_authorizer(config, capture_logs=False)
-    good = mint(sub="alice-secret-subject")
+    good = mint(sub="alice_secret_subject")
     forged = mint(sub="mallory", key=b"forged-key-0123456789-abcdefghijklmno")
     events = [
-        event("mqtt_password.json", good, clientId="alice-secret-subject-1"),
+        event("mqtt_password.json", good, clientId="u-alice_secret_subject-1"),
         event("wss_query.json", forged),
         event("mqtt_username_query.json", good),
     ]
@@ -207,7 +207,7 @@ def test_one_log_line_per_decision_without_secrets(
         good.split(".")[1],  # the claims, encoded
         base64.b64encode(good.encode()).decode(),  # the MQTT password
         SECRET.decode(),
-        "alice-secret-subject",
+        "alice_secret_subject",
         "mallory",
     ):
         assert needle not in out

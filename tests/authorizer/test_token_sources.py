@@ -30,7 +30,7 @@ def test_token_found_in_each_source(
     valid(response, allowed=True)
     assert authorizer.last_log["profile"] == "user"
     resources = str(response["policyDocuments"])
-    assert "client/alice-1" in resources and "users/alice/*" in resources
+    assert "client/u-alice-1" in resources and "users/alice/*" in resources
 
 
 @pytest.mark.parametrize(("event_file", "source"), SOURCE_EVENTS)
@@ -55,9 +55,9 @@ def test_source_not_configured_is_not_consulted(
 def test_configured_order_decides_which_token_wins(
     make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
 ) -> None:
-    ev = simple(mint(sub="bob"), client_id="alice-1")
+    ev = simple(mint(sub="bob"), client_id="u-alice-1")
     ev["protocolData"]["http"] = {"queryString": f"?token={mint()}"}
-    # default order: the event's token field (bob) comes first; alice-1 is not bob's id
+    # default order: the event's token field (bob) comes first; u-alice-1 is not bob's id
     authorizer = make_authorizer(config)
     valid(authorizer(ev), allowed=False)
     assert authorizer.reason == "bad_client_id"
@@ -70,7 +70,7 @@ def test_configured_order_decides_which_token_wins(
 def test_header_lookup_is_case_insensitive(
     authorizer: Any, mint: Callable[..., str], valid: Any, name: str
 ) -> None:
-    ev = {"protocolData": {"http": {"headers": {name: mint()}}, "mqtt": {"clientId": "alice-1"}}}
+    ev = {"protocolData": {"http": {"headers": {name: mint()}}, "mqtt": {"clientId": "u-alice-1"}}}
     valid(authorizer(ev), allowed=True)
 
 
@@ -80,7 +80,7 @@ def test_header_sent_twice_in_different_casings_is_malformed(
     ev = {
         "protocolData": {
             "http": {"headers": {"token": mint(), "TOKEN": mint(sub="bob")}},
-            "mqtt": {"clientId": "alice-1"},
+            "mqtt": {"clientId": "u-alice-1"},
         }
     }
     valid(authorizer(ev), allowed=False)
@@ -103,7 +103,7 @@ def test_query_string_variants(
     ev = {
         "protocolData": {
             "http": {"queryString": query.format(t=mint())},
-            "mqtt": {"clientId": "alice-1"},
+            "mqtt": {"clientId": "u-alice-1"},
         }
     }
     valid(authorizer(ev), allowed=True)
@@ -117,7 +117,7 @@ def test_url_encoded_token_in_query_is_decoded(
     ev = {
         "protocolData": {
             "http": {"queryString": f"?token={encoded}"},
-            "mqtt": {"clientId": "alice-1"},
+            "mqtt": {"clientId": "u-alice-1"},
         }
     }
     valid(authorizer(ev), allowed=True)
@@ -133,7 +133,7 @@ def test_username_without_query_has_no_token(authorizer: Any, simple: Any, valid
 def test_username_query_tolerates_extra_params_in_any_order(
     authorizer: Any, mint: Callable[..., str], simple: Any, valid: Any
 ) -> None:
-    ev = simple(client_id="alice-1")
+    ev = simple(client_id="u-alice-1")
     ev["protocolData"]["mqtt"]["username"] = (
         f"?SDK=Python&Version=1.0&token={mint()}&x-amz-customauthorizer-name=A&extra"
     )
@@ -150,7 +150,7 @@ def test_aws_doc_sample_event_is_denied_cleanly(authorizer: Any, event: Any, val
 
 
 def _mqtt(**fields: Any) -> dict[str, Any]:
-    return {"protocolData": {"mqtt": {"clientId": "alice-1", **fields}}}
+    return {"protocolData": {"mqtt": {"clientId": "u-alice-1", **fields}}}
 
 
 WRONG_SHAPES: list[tuple[str, Any, str]] = [
@@ -174,12 +174,17 @@ WRONG_SHAPES: list[tuple[str, Any, str]] = [
     ("username is a list", _mqtt(username=["u"]), "malformed_token"),
     (
         "queryString is an object",
-        {"protocolData": {"http": {"queryString": {}}, "mqtt": {"clientId": "alice-1"}}},
+        {"protocolData": {"http": {"queryString": {}}, "mqtt": {"clientId": "u-alice-1"}}},
         "malformed_token",
     ),
     (
         "header value is a list",
-        {"protocolData": {"http": {"headers": {"token": ["x"]}}, "mqtt": {"clientId": "alice-1"}}},
+        {
+            "protocolData": {
+                "http": {"headers": {"token": ["x"]}},
+                "mqtt": {"clientId": "u-alice-1"},
+            }
+        },
         "malformed_token",
     ),
     (
@@ -238,7 +243,7 @@ def test_empty_token_counts_as_absent(authorizer: Any, simple: Any, valid: Any) 
 @pytest.mark.parametrize("where", ["token", "header", "query", "password", "username"])
 def test_oversized_token_is_refused_before_parsing(authorizer: Any, valid: Any, where: str) -> None:
     big = "a" * 4097
-    mqtt: dict[str, Any] = {"clientId": "alice-1"}
+    mqtt: dict[str, Any] = {"clientId": "u-alice-1"}
     ev: dict[str, Any] = {"protocolData": {"mqtt": mqtt}}
     if where == "token":
         ev["token"] = big

@@ -27,6 +27,7 @@ import jwkskit
 import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
+from rendered import AUTHORIZER_SPECS, rendered_config
 
 import iotws_authorizer
 from iotws_authorizer import jwks as jwks_module
@@ -104,22 +105,9 @@ def configs(
     tmp = tmp_path_factory.mktemp("configs")
     jwks_cfg = jwkskit.jwks_config(server.url)
     jwks_cfg["public_profile"] = None  # no anonymous fallback: only tokens can allow
-    hs = jwkskit.jwks_config(server.url)
-    hs["mode"] = "hs256"
+    hs = rendered_config(AUTHORIZER_SPECS / "hs256.yaml")  # its secret: the harness's override
     hs["public_profile"] = None
-    del hs["jwks"]
-    hs["hs256"] = {
-        "secret": {"source": "env", "name": "IOTWS_HOSTILE_UNUSED"},
-        "issuer": None,
-        "audience": None,
-        "leeway_seconds": 0,
-        "max_age_seconds": None,
-        "subject_claim": "sub",
-    }
-    public = jwkskit.jwks_config(server.url)
-    public.update(mode="public", selection=None, claims={})
-    del public["jwks"]
-    public["profiles"] = {"guest": public["profiles"]["guest"]}
+    public = rendered_config(AUTHORIZER_SPECS / "public.yaml")
     return {
         "jwks": _write(tmp, "jwks", jwks_cfg),
         "hs256": _write(tmp, "hs256", hs),

@@ -1,5 +1,5 @@
 """Helpers for the jwks-mode tests: keys, key sets, tokens, a local JWKS server and
-hand-written authorizer configurations (shape: generator/INTERNALS.md).
+authorizer configurations rendered from specs/jwks.yaml (tests/support/rendered.py).
 
 Imported by tests/security and tests/hostile (their conftests put this folder on
 sys.path); the module name is unique so that it never shadows another helper.
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from rendered import SECURITY_SPECS, rendered_config
 
 from iotws.invoke import LambdaContext
 
@@ -223,98 +224,23 @@ def dead_url() -> str:
 # ------------------------------------------------------------------ configurations
 
 
-def _doc(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def _arn(kind: str, name: str) -> str:
-    return f"arn:aws:iot:${{iotws:region}}:${{iotws:account}}:{kind}/{name}"
-
-
-CONNECT = {
-    "Effect": "Allow",
-    "Action": "iot:Connect",
-    "Resource": _arn("client", "${iotws:client_id}"),
-}
-
-
 def jwks_settings(url: str, **overrides: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "preset": None,
-        "jwks_url": url,
-        "issuer": ISSUER,
-        "audience": [AUDIENCE],
-        "audience_claim": "aud",
-        "token_use": None,
-        "algorithms": ["RS256", "ES256"],
-        "leeway_seconds": 0,
-        "cache_ttl_seconds": 3600,
-        "refresh_interval_seconds": 60,
-        "fetch_timeout_seconds": 0.5,
-        "subject_claim": "sub",
-    }
+    """The rendered `jwks` section (specs/jwks.yaml), its key set at `url`, with overrides."""
+    settings: dict[str, Any] = rendered_config(SECURITY_SPECS / "jwks.yaml")["jwks"]
+    settings["jwks_url"] = url
     settings.update(overrides)
     return settings
 
 
 def jwks_config(url: str, **overrides: Any) -> dict[str, Any]:
-    """An authorizer configuration in mode jwks with a guest fallback and a user profile."""
-    user_topic = "demo/dev/users/${iotws:claim.sub}"
-    return {
-        "version": 1,
-        "mode": "jwks",
-        "name": "demo-dev-authorizer",
-        "prefix": "demo/dev",
-        "region": None,
-        "account": None,
-        "token": {
-            "key_name": "token",
-            "sources": ["token", "header", "query", "password", "username"],
-            "max_length": 4096,
-        },
-        "session": {"refresh_after_seconds": 3600, "disconnect_after_seconds": 86400},
-        "identity": {"charset": "^[A-Za-z0-9_.:@=|-]+$", "client_id_max_bytes": 128},
-        "claims": {"sub": {"max_length": 64, "pattern": "[A-Za-z0-9_.:@=|-]+"}},
-        "public_profile": "guest",
-        "selection": {"claim": "role", "values": {}, "default": "user"},
-        "jwks": jwks_settings(url, **overrides),
-        "profiles": {
-            "guest": {
-                "client_id": {"template": "anon-", "wildcard": True},
-                "documents": [
-                    _doc(
-                        CONNECT,
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Subscribe",
-                            "Resource": _arn("topicfilter", "demo/dev/server"),
-                        },
-                    )
-                ],
-            },
-            "user": {
-                "client_id": {"template": "${iotws:claim.sub}-", "wildcard": True},
-                "documents": [
-                    _doc(
-                        CONNECT,
-                        {
-                            "Effect": "Allow",
-                            "Action": "iot:Subscribe",
-                            "Resource": _arn("topicfilter", f"{user_topic}/*"),
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["iot:Publish", "iot:Receive"],
-                            "Resource": _arn("topic", f"{user_topic}/*"),
-                        },
-                    )
-                ],
-            },
-        },
-    }
+    """The authorizer configuration `iotws generate` renders for specs/jwks.yaml (mode jwks,
+    a guest fallback and a user profile), its key set at `url`, with `jwks` overrides."""
+    config = rendered_config(SECURITY_SPECS / "jwks.yaml")
+    config["jwks"] = jwks_settings(url, **overrides)
+    return config
 
 
-def event(token: str | None = None, client_id: Any = "alice-1") -> dict[str, Any]:
+def event(token: str | None = None, client_id: Any = "u-alice-1") -> dict[str, Any]:
     ev: dict[str, Any] = {
         "protocols": ["tls", "mqtt"],
         "protocolData": {"mqtt": {"clientId": client_id}},

@@ -45,10 +45,10 @@ authorizer:
     default: user
 profiles:
   guest:
-    client_id: "guest:*"  # disjoint from {{sub}}-*: ":" never follows a word-charset sub
+    client_id: "guest:*"  # disjoint from u-{{sub}}-*
     subscribe: [server]
   user:
-    client_id: "{{sub}}-*"
+    client_id: "u-{{sub}}-*"
     subscribe: ["users/{{sub}}/#"]
     publish: ["users/{{sub}}/out"]
 """
