@@ -31,6 +31,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from iotws.errors import IotwsError
+from iotws.iot.facts import REGION_PATTERN
 
 SERVICE = "iotdevicegateway"
 PATH = "/mqtt"
@@ -39,7 +40,7 @@ DEFAULT_EXPIRES = 900
 # the connection may start; IoT ends a WebSocket connection after 24 hours anyway
 # (docs/cognito-guests.md).
 MAX_EXPIRES = 604_800
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_REGION_RE = re.compile(REGION_PATTERN)
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 _SCHEMES = {"wss": "https", "https": "https", "ws": "http", "http": "http"}
 

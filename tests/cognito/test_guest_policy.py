@@ -129,92 +129,75 @@ def test_empty_prefix_and_special_characters() -> None:
 
 
 # ----------------------------------------------------------------- errors
+# The spec check refuses every bad Cognito profile before anything renders (the renderer
+# takes a checked spec and checks only the size, which only rendering shows).
+
+
+def spec_errors(guest: str, **kw: object) -> list[IotwsError]:
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec_text(guest, **kw))  # type: ignore[arg-type]
+    return err.value.errors
 
 
 def test_missing_account_names_the_field_and_the_fix() -> None:
-    spec = parse_spec(spec_text('client_id: "{identity_id}"\nsubscribe: [server]', aws=False))
-    with pytest.raises(IotwsError) as err:
-        render_spec(spec)
-    assert err.value.field == "aws.account"
-    assert err.value.fix and "account" in err.value.fix
+    errors = spec_errors('client_id: "{identity_id}"\nsubscribe: [server]', aws=False)
+    assert {e.field for e in errors} == {"aws.account", "aws.region"}
+    assert all(e.fix and "account" in e.fix for e in errors)
 
 
 @pytest.mark.parametrize(
-    ("region", "account", "field"),
-    [("us-east-1", None, "aws.account"), (None, "123456789012", "aws.region")],
+    ("aws", "field"),
+    [("  region: us-east-1", "aws.account"), ('  account: "123456789012"', "aws.region")],
 )
-def test_missing_region_or_account_direct(
-    region: str | None, account: str | None, field: str
-) -> None:
-    prof = Profile("guest", "{identity_id}", ("a",), (), ("a",))
-    with pytest.raises(IotwsError) as err:
-        render_guest_policy(prof, prefix="p", region=region, account=account)
-    assert err.value.field == field
+def test_missing_region_or_account(aws: str, field: str) -> None:
+    text = spec_text('client_id: "{identity_id}"\nsubscribe: [a]', aws=False)
+    with pytest.raises(SpecError) as err:
+        parse_spec(text.replace("cognito:\n", f"aws:\n{aws}\ncognito:\n"))
+    assert [e.field for e in err.value.errors] == [field]
 
 
 def test_profile_that_grants_nothing() -> None:
-    # the spec loader refuses it ...
-    with pytest.raises(SpecError) as spec_err:
-        parse_spec(spec_text('client_id: "{identity_id}"'))
-    assert any(
-        e.field == "profiles.guest" and "grants nothing" in e.message for e in spec_err.value.errors
-    )
-    # ... and so does the renderer on its own
-    with pytest.raises(IotwsError, match="grants nothing") as err:
-        render_guest_policy(
-            Profile("guest", "{identity_id}", (), (), ()),
-            prefix="p",
-            region="us-east-1",
-            account="123456789012",
-        )
-    assert err.value.field == "profiles.guest"
+    errors = spec_errors('client_id: "{identity_id}"')
+    assert any(e.field == "profiles.guest" and "grants nothing" in e.message for e in errors)
 
 
 def test_wrong_placeholder_is_a_spec_error() -> None:
-    with pytest.raises(SpecError) as err:
-        parse_spec(spec_text('client_id: "{identity_id}"\nsubscribe: ["users/{sub}/#"]'))
+    errors = spec_errors('client_id: "{identity_id}"\nsubscribe: ["users/{sub}/#"]')
     assert any(
-        e.field == "profiles.guest.subscribe[0]" and "identity_id" in (e.fix or "")
-        for e in err.value.errors
+        e.field == "profiles.guest.subscribe[0]" and "identity_id" in (e.fix or "") for e in errors
     )
 
 
 @pytest.mark.parametrize(
-    ("profile", "field"),
+    ("guest", "field"),
     [
-        (Profile("guest", "{identity_id}", ("users/{sub}",), (), ("users/{sub}",)), "subscribe[0]"),
-        (Profile("guest", "{client_id}", ("a",), (), ("a",)), "client_id"),
-        (Profile("guest", "{identity_id}", (), ("x/{client_id}",), ()), "publish[0]"),
+        ('client_id: "{identity_id}"\nsubscribe: ["users/{sub}"]', "subscribe[0]"),
+        ('client_id: "{client_id}"\nsubscribe: [a]', "client_id"),
+        ('client_id: "{identity_id}"\npublish: ["x/{client_id}"]', "publish[0]"),
     ],
 )
-def test_wrong_placeholder_direct(profile: Profile, field: str) -> None:
-    with pytest.raises(IotwsError) as err:
-        render_guest_policy(profile, prefix="p", region="us-east-1", account="123456789012")
-    assert err.value.field == f"profiles.guest.{field}"
-    assert "identity id" in (err.value.fix or "") or "identity_id" in err.value.message
+def test_wrong_placeholder_names_the_field(guest: str, field: str) -> None:
+    errors = [e for e in spec_errors(guest) if e.field == f"profiles.guest.{field}"]
+    assert errors, "the spec check must name the field"
+    assert any("identity_id" in (e.fix or "") + e.message for e in errors)
 
 
 @pytest.mark.parametrize("rule", ["anon-*", "guest", "{identity_id}-{identity_id}"])
 def test_client_id_must_bind_the_identity(rule: str) -> None:
-    prof = Profile("guest", rule, ("a",), (), ("a",))
-    with pytest.raises(IotwsError, match="identity_id") as err:
-        render_guest_policy(prof, prefix="p", region="us-east-1", account="123456789012")
-    assert err.value.field == "profiles.guest.client_id"
-
-
-def test_client_id_rule_without_identity_is_a_spec_error() -> None:
     """The spec loader reports it with the other spec errors, before anything renders."""
-    with pytest.raises(IotwsError) as err:
-        parse_spec(spec_text('client_id: "anon-*"\nsubscribe: [server]'))
-    assert err.value.field == "profiles.guest.client_id"
-    assert "{identity_id}" in err.value.message
+    errors = spec_errors(f'client_id: "{rule}"\nsubscribe: [server]')
+    assert any(
+        e.field == "profiles.guest.client_id" and "{identity_id}" in e.message for e in errors
+    )
 
 
 def test_characters_iam_cannot_hold() -> None:
-    prof = Profile("guest", "{identity_id}", ("chat/\u4e2d\u6587",), (), ("chat/\u4e2d\u6587",))
-    with pytest.raises(IotwsError, match="U\\+4E2D") as err:
-        render_guest_policy(prof, prefix="p", region="us-east-1", account="123456789012")
-    assert err.value.field == "profiles.guest.subscribe[0]"
+    errors = spec_errors('client_id: "{identity_id}"\nsubscribe: ["chat/\u4e2d\u6587"]')
+    assert [e.field for e in errors] == ["profiles.guest.subscribe[0]"]
+    assert "IAM policy cannot hold: U+4E2D U+6587" in errors[0].message
+    # Latin-1 is fine
+    policy = guest_policy('client_id: "{identity_id}"\nsubscribe: ["caf\u00e9"]')
+    assert "caf\u00e9" in json.dumps(policy, ensure_ascii=False)
 
 
 def test_over_size_policy_names_the_profile() -> None:
@@ -236,21 +219,23 @@ def test_size_is_counted_without_white_space() -> None:
     assert got.chars < len(json.dumps(got.policy, indent=2))
 
 
-def test_bad_region_or_account_values() -> None:
-    prof = Profile("guest", "{identity_id}", ("a",), (), ("a",))
-    with pytest.raises(IotwsError) as err:
-        render_guest_policy(prof, prefix="p", region="us-east-1", account="12345")
-    assert err.value.field == "aws.account"
-    with pytest.raises(IotwsError) as err:
-        render_guest_policy(prof, prefix="p", region="useast1", account="123456789012")
-    assert err.value.field == "aws.region"
+@pytest.mark.parametrize(
+    ("aws", "field"),
+    [
+        ('  region: us-east-1\n  account: "12345"', "aws.account"),
+        ('  region: useast1\n  account: "123456789012"', "aws.region"),
+    ],
+)
+def test_bad_region_or_account_values(aws: str, field: str) -> None:
+    text = spec_text('client_id: "{identity_id}"\nsubscribe: [a]', aws=False)
+    with pytest.raises(SpecError) as err:
+        parse_spec(text.replace("cognito:\n", f"aws:\n{aws}\ncognito:\n"))
+    assert any(e.field == field for e in err.value.errors)
 
 
 @pytest.mark.parametrize(
     "topic", ["$aws/things/x", "a//b", "a/#/b", "a+/b", "a/*", "a/?", "x/{identity_id"]
 )
-def test_topic_syntax_is_checked_by_the_renderer_too(topic: str) -> None:
-    prof = Profile("guest", "{identity_id}", (topic,), (), (topic,))
-    with pytest.raises(IotwsError) as err:
-        render_guest_policy(prof, prefix="p", region="us-east-1", account="123456789012")
-    assert err.value.field == "profiles.guest.subscribe[0]"
+def test_topic_syntax_is_checked_by_the_spec(topic: str) -> None:
+    errors = spec_errors(f'client_id: "{{identity_id}}"\nsubscribe: [{json.dumps(topic)}]')
+    assert any(e.field == "profiles.guest.subscribe[0]" for e in errors)

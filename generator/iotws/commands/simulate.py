@@ -35,6 +35,7 @@ from typing import Any
 from iotws import authorizer_code
 from iotws.errors import IotwsError
 from iotws.invoke import LambdaContext
+from iotws.iot.facts import ACCOUNT_PATTERN, COGNITO_IDENTITY_VARIABLE_NAME, REGION_PATTERN
 from iotws.policy.evaluator import (
     KNOWN_ACTIONS,
     PolicyError,
@@ -47,9 +48,9 @@ from iotws.policy.evaluator import (
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 _RESOURCE_TYPES = ("topicfilter/", "topic/", "client/", "thing/")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-COGNITO_SUB = "cognito-identity.amazonaws.com:sub"
+_REGION_RE = re.compile(REGION_PATTERN)
+_ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)
+COGNITO_SUB = COGNITO_IDENTITY_VARIABLE_NAME
 _ESCAPES = frozenset({"*", "?", "$"})  # ${*} ${?} ${$}: literal characters, not variables
 
 

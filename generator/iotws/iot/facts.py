@@ -27,6 +27,17 @@ IOT_POLICIES_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguid
 IAM_QUOTAS_PAGE: Final = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
 )
+COGNITO_GETID_PAGE: Final = (
+    "https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetId.html"
+)
+ARN_PAGE: Final = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"
+
+# --- the account and region parts of an ARN (ARN_PAGE). The access spec's and the
+# authorizer configuration's JSON Schemas use the same patterns (a test checks them).
+REGION_PATTERN: Final = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
+"""A region code such as us-east-1, us-gov-west-1 or ap-southeast-2."""
+ACCOUNT_PATTERN: Final = "^[0-9]{12}$"
+"""A 12-digit AWS account id."""
 
 # --- custom authorizer response (CUSTOM_AUTH_LAMBDA_PAGE, QUOTAS_PAGE;
 # docs/custom-authorizer.md#response)
@@ -74,6 +85,16 @@ IDENTITY_CHARSET: Final = f"^{IDENTITY_CHAR_CLASS}+$"
 # --- IAM (Cognito guest role) policies (IAM_QUOTAS_PAGE; docs/cognito-guests.md)
 INLINE_ROLE_POLICY_MAX_CHARS: Final = 10_240
 MANAGED_POLICY_MAX_CHARS: Final = 6_144
+IAM_POLICY_MAX_CODEPOINT: Final = 0xFF
+"""IAM policy documents hold only tab, LF, CR and U+0020..U+00FF (IAM_QUOTAS_PAGE)."""
+
+# --- Cognito identities (COGNITO_GETID_PAGE, POLICY_VARIABLES_PAGE; docs/cognito-guests.md)
+COGNITO_IDENTITY_ID_MAX_LENGTH: Final = 55
+"""Characters of an identity id (`<region>:<uuid>`)."""
+COGNITO_IDENTITY_VARIABLE_NAME: Final = "cognito-identity.amazonaws.com:sub"
+"""The policy variable IoT fills with the caller's identity id..."""
+COGNITO_IDENTITY_VARIABLE: Final = "${" + COGNITO_IDENTITY_VARIABLE_NAME + "}"
+"""... as written in a policy."""
 
 # --- signing keys (docs/custom-authorizer.md#authorizer-resource)
 SIGNING_MIN_RSA_BITS: Final = 2048

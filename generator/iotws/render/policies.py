@@ -382,6 +382,8 @@ def render_spec(spec: Spec) -> RenderResult:
 def _render_cognito(spec: Spec, result: RenderResult) -> None:
     assert spec.cognito is not None
     cog: dict[str, Any] = {}
+    # The spec check requires aws.region and aws.account with a cognito section.
+    assert spec.region and spec.account, "a checked spec with cognito: has aws"
     for name in spec.cognito_profiles():
         rendered = cognito.render_guest_policy(
             spec.profiles[name], prefix=spec.prefix, region=spec.region, account=spec.account

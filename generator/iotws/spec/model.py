@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from iotws.errors import IotwsError, SpecError
 from iotws.iot.facts import (
     CLIENT_ID_MAX_BYTES,
+    COGNITO_IDENTITY_ID_MAX_LENGTH,
+    IAM_POLICY_MAX_CODEPOINT,
     IDENTITY_CHARS,
     RESERVED_TOPIC_START,
     SIGNING_MIN_RSA_BITS,
@@ -45,7 +47,6 @@ from iotws.spec.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
 from iotws.spec.rules import RulesSpec, parse_rules
 
 # Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
-IDENTITY_ID_MAX_LENGTH = 55
 DEFAULT_CLAIM_MAX_LENGTH = 64
 
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
@@ -185,7 +186,7 @@ class Spec:
     def placeholders_for(self, profile: str) -> dict[str, int]:
         """The placeholders a profile may use, with the longest value each can take."""
         if profile in self.cognito_profiles():
-            return {BUILTIN_IDENTITY_ID: IDENTITY_ID_MAX_LENGTH}
+            return {BUILTIN_IDENTITY_ID: COGNITO_IDENTITY_ID_MAX_LENGTH}
         allowed: dict[str, int] = {BUILTIN_CLIENT_ID: CLIENT_ID_MAX_BYTES}
         token_mode = self.authorizer.mode in ("hs256", "jwks")
         anonymous_only = profile == self.authorizer.public_profile and not (
@@ -640,6 +641,7 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
     if spec.cognito:
         need_profile(spec.cognito.guest_profile, "cognito.guest_profile")
         need_profile(spec.cognito.authenticated_profile, "cognito.authenticated_profile")
+        errs += _cognito_errors(spec)
         both = set(spec.cognito_profiles()) & set(spec.authorizer_profiles())
         for name in sorted(both):
             errs.append(
@@ -692,6 +694,49 @@ JWKS_DEFAULTS: dict[str, Any] = {
     "max_lifetime_seconds": None,
 }
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+COGNITO_AWS_FIX = (
+    'add `aws: {region: us-east-1, account: "123456789012"}` (your own values) to the spec: '
+    "the guest IAM policy needs literal ARNs"
+)
+
+
+def _cognito_errors(spec: Spec) -> list[IotwsError]:
+    """What the Cognito path needs beyond any profile: literal ARNs (IAM policies have no
+    run-time slots) and only characters an IAM policy can hold (docs/cognito-guests.md)."""
+    errs = [
+        IotwsError(
+            "is required for the Cognito guest path", field=f"aws.{key}", fix=COGNITO_AWS_FIX
+        )
+        for key, value in (("region", spec.region), ("account", spec.account))
+        if not value
+    ]
+    for name in spec.cognito_profiles():
+        prof = spec.profiles.get(name)
+        if prof is None:
+            continue  # need_profile reports it
+        texts = [("client_id", prof.client_id)] + [
+            (f"{kind}[{i}]", topic)
+            for kind, topics in (
+                ("subscribe", prof.subscribe),
+                ("publish", prof.publish),
+                ("receive", prof.receive if prof.receive_explicit else ()),
+            )
+            for i, topic in enumerate(topics)
+        ]
+        for fld, text in texts:
+            bad = sorted({c for c in text if ord(c) > IAM_POLICY_MAX_CODEPOINT})
+            if bad:
+                errs.append(
+                    IotwsError(
+                        "has characters an IAM policy cannot hold: "
+                        + " ".join(f"U+{ord(c):04X}" for c in bad),
+                        field=f"profiles.{name}.{fld}",
+                        fix="use Latin-1 characters only in topics of the Cognito profiles",
+                    )
+                )
+    return errs
 
 
 def cognito_issuer(user_pool_id: str) -> str:

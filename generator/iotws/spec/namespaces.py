@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from iotws.iot.facts import IDENTITY_CHAR_CLASS, IDENTITY_CHARS
+from iotws.iot.facts import IDENTITY_CHAR_CLASS, IDENTITY_CHARS, REGION_PATTERN
 
 # Characters an identity value may have at all: IDENTITY_CHARS (iotws.iot.facts).
 _HEX = frozenset("0123456789abcdef")
@@ -172,7 +172,7 @@ DEFAULT_CHARSET = "opaque"
 _REGION_CHARS = frozenset(string.ascii_lowercase + string.digits + "-")
 IDENTITY_ID = Charset(
     "cognito_identity_id",
-    "[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:" + _UUID_RE,
+    REGION_PATTERN.strip("^$") + ":" + _UUID_RE,
     _REGION_CHARS | {":"},
     True,  # no ':' in the region part, then 36 fixed characters
     tuple(_plus(_REGION_CHARS) + [_one(":")] + _uuid_atoms()),
