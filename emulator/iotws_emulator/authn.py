@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from iotws.authorizer_code import AuthorizerEvent
 from iotws.invoke import LambdaContext
+from iotws.iot.facts import IAM_CONNECTION_SECONDS
 from iotws_emulator import codec
 from iotws_emulator.auth import (
     AuthorizerBinding,
@@ -39,7 +40,7 @@ from iotws_emulator.auth import (
     validate_response,
 )
 from iotws_emulator.config import EmulatorConfig
-from iotws_emulator.limits import IAM_CONNECTION_SECONDS, RC_NOT_AUTHORIZED, V3_NOT_AUTHORIZED
+from iotws_emulator.limits import RC_NOT_AUTHORIZED, V3_NOT_AUTHORIZED
 from iotws_emulator.policy import CompiledPolicy
 from iotws_emulator.signing import check_request, signing_keys
 

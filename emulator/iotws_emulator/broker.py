@@ -37,7 +37,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from iotws.iot.facts import BASIC_INGEST_PREFIX, CLIENT_PUBLISHABLE_RESERVED_PREFIXES
+from iotws.iot.facts import (
+    BASIC_INGEST_PREFIX,
+    CLIENT_PUBLISHABLE_RESERVED_PREFIXES,
+    MAX_PAYLOAD_BYTES,
+    SERVER_INITIATED_DISCONNECT,
+)
 from iotws.iot.topics import is_wildcard, matches, shared_parts, topic_name_error
 from iotws_emulator import codec
 from iotws_emulator.auth import RequestInfo
@@ -45,11 +50,7 @@ from iotws_emulator.authn import Authenticator
 from iotws_emulator.codec import Prop
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.handler import MqttHandler
-from iotws_emulator.limits import (
-    MAX_PAYLOAD_BYTES,
-    RC_SERVER_SHUTTING_DOWN,
-    SERVER_INITIATED_DISCONNECT,
-)
+from iotws_emulator.limits import RC_SERVER_SHUTTING_DOWN
 from iotws_emulator.session import (
     Message,
     Session,

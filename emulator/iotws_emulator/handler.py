@@ -16,7 +16,26 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from iotws.iot.facts import CLIENT_ID_MAX_BYTES, CLIENT_PUBLISHABLE_RESERVED_PREFIXES
+from iotws.iot.facts import (
+    AUTH_ERROR,
+    CLIENT_ERROR,
+    CLIENT_ID_MAX_BYTES,
+    CLIENT_INITIATED_DISCONNECT,
+    CLIENT_PUBLISHABLE_RESERVED_PREFIXES,
+    CONNECTION_LOST,
+    CONNECTS_PER_SECOND_PER_CLIENT_ID,
+    DUPLICATE_CLIENTID,
+    KEEPALIVE_MAX,
+    KEEPALIVE_MIN,
+    MAX_FILTERS_PER_SUBSCRIBE,
+    MAX_INFLIGHT,
+    MAX_PAYLOAD_BYTES,
+    MAX_SUBSCRIPTIONS,
+    SERVER_ERROR,
+    SERVER_INITIATED_DISCONNECT,
+    THROTTLED,
+    TOPIC_ALIAS_MAXIMUM,
+)
 from iotws.iot.topics import (
     is_wildcard,
     shared_filter_error,
@@ -29,19 +48,7 @@ from iotws_emulator.auth import RequestInfo
 from iotws_emulator.authn import ConnectRefused, ConnectRequest
 from iotws_emulator.codec import Prop
 from iotws_emulator.limits import (
-    AUTH_ERROR,
-    CLIENT_ERROR,
-    CLIENT_INITIATED_DISCONNECT,
-    CONNECTION_LOST,
-    CONNECTS_PER_SECOND_PER_CLIENT_ID,
-    DUPLICATE_CLIENTID,
-    KEEPALIVE_MAX,
-    KEEPALIVE_MIN,
-    MAX_FILTERS_PER_SUBSCRIBE,
-    MAX_INFLIGHT,
     MAX_PACKET_BYTES,
-    MAX_PAYLOAD_BYTES,
-    MAX_SUBSCRIPTIONS,
     RC_CLIENT_ID_INVALID,
     RC_CONNECTION_RATE_EXCEEDED,
     RC_MESSAGE_RATE_TOO_HIGH,
@@ -56,10 +63,6 @@ from iotws_emulator.limits import (
     RC_TOPIC_FILTER_INVALID,
     RC_TOPIC_NAME_INVALID,
     RC_UNSPECIFIED,
-    SERVER_ERROR,
-    SERVER_INITIATED_DISCONNECT,
-    THROTTLED,
-    TOPIC_ALIAS_MAXIMUM,
     V3_IDENTIFIER_REJECTED,
     V3_NOT_AUTHORIZED,
     V3_SERVER_UNAVAILABLE,

@@ -32,12 +32,13 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from iotws.iot.facts import MAX_PAYLOAD_BYTES
 from iotws_emulator import codec
 from iotws_emulator.auth import IamIdentity, RequestInfo
 from iotws_emulator.broker import Broker
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.console import Console
-from iotws_emulator.limits import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
+from iotws_emulator.limits import MAX_PACKET_BYTES
 from iotws_emulator.policy import CompiledPolicy
 from iotws_emulator.sigv4 import COGNITO_SUB, FakeCognito, verify_presigned
 

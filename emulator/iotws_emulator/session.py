@@ -27,26 +27,28 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from iotws.iot.facts import (
+    AUTH_ERROR,
+    BYTES_PER_SECOND,
+    CONNECTION_LOST,
+    CUSTOMAUTH_TTL_EXPIRATION,
+    KEEPALIVE_MAX,
+    MAX_INFLIGHT,
+    MQTT_KEEP_ALIVE_TIMEOUT,
+    PUBLISHES_PER_SECOND,
+    THROTTLED,
+)
 from iotws_emulator import codec
 from iotws_emulator.auth import AuthRefused, RequestInfo
 from iotws_emulator.authn import Grant
 from iotws_emulator.codec import Prop
 from iotws_emulator.config import EmulatorConfig
 from iotws_emulator.limits import (
-    AUTH_ERROR,
-    BYTES_PER_SECOND,
-    CONNECTION_LOST,
-    CUSTOMAUTH_TTL_EXPIRATION,
     KEEPALIVE_GRACE,
-    KEEPALIVE_MAX,
-    MAX_INFLIGHT,
-    MQTT_KEEP_ALIVE_TIMEOUT,
-    PUBLISHES_PER_SECOND,
     RC_KEEP_ALIVE_TIMEOUT,
     RC_MAX_CONNECT_TIME,
     RC_NOT_AUTHORIZED,
     RC_QUOTA_EXCEEDED,
-    THROTTLED,
 )
 from iotws_emulator.policy import ALLOWED
 

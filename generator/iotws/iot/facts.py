@@ -1,8 +1,9 @@
 """Facts about AWS IoT Core that the kit relies on, each with the AWS page it comes from.
 
-Every limit, character set and reserved prefix used by the spec check, the renderers, the
-linter, the checkov checks and the emulator is defined here once. The project's own pages
-explain them: docs/data-plane.md, docs/iot-policies.md, docs/custom-authorizer.md.
+Every limit, character set, reserved prefix and lifecycle disconnect reason used by the spec
+check, the renderers, the linter, the checkov checks and the emulator is defined here once.
+The project's own pages explain them: docs/data-plane.md, docs/iot-policies.md,
+docs/custom-authorizer.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ POLICY_VARIABLES_PAGE: Final = (
     "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-variables.html"
 )
 IOT_POLICIES_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html"
+LIFECYCLE_PAGE: Final = (
+    "https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html"
+)
 IAM_QUOTAS_PAGE: Final = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
 )
@@ -58,6 +62,40 @@ TOPIC_MAX_BYTES: Final = 256
 """UTF-8 bytes of a topic name or filter."""
 TOPIC_MAX_SLASHES: Final = 7
 """Forward slashes in a topic name or filter (eight levels)."""
+
+# --- message broker and protocol limits (QUOTAS_PAGE, MQTT_PAGE; docs/data-plane.md#limits)
+MAX_PAYLOAD_BYTES: Final = 128 * 1024
+"""Bytes of one message's payload."""
+MAX_FILTERS_PER_SUBSCRIBE: Final = 8
+MAX_SUBSCRIPTIONS: Final = 50
+"""Subscriptions of one connection."""
+MAX_INFLIGHT: Final = 100
+"""Unacknowledged QoS 1 messages per connection."""
+KEEPALIVE_MIN: Final = 30
+KEEPALIVE_MAX: Final = 1200
+"""Keep-alive seconds IoT uses: 1 to 29 becomes 30; 0 or more than 1200 becomes 1200
+(docs/data-plane.md#qos-and-keep-alive)."""
+TOPIC_ALIAS_MAXIMUM: Final = 8
+"""MQTT 5 topic aliases per connection."""
+PUBLISHES_PER_SECOND: Final = 100
+BYTES_PER_SECOND: Final = 512 * 1024
+CONNECTS_PER_SECOND_PER_CLIENT_ID: Final = 1
+"""Per-connection throttles: inbound publishes and bytes per second, CONNECTs per second
+per client id."""
+IAM_CONNECTION_SECONDS: Final = 86_400
+"""SigV4 (Cognito) connections last up to 24 hours."""
+
+# --- disconnect reasons of lifecycle events (LIFECYCLE_PAGE; docs/data-plane.md)
+AUTH_ERROR: Final = "AUTH_ERROR"
+CLIENT_INITIATED_DISCONNECT: Final = "CLIENT_INITIATED_DISCONNECT"
+CLIENT_ERROR: Final = "CLIENT_ERROR"
+CONNECTION_LOST: Final = "CONNECTION_LOST"
+DUPLICATE_CLIENTID: Final = "DUPLICATE_CLIENTID"
+MQTT_KEEP_ALIVE_TIMEOUT: Final = "MQTT_KEEP_ALIVE_TIMEOUT"
+SERVER_ERROR: Final = "SERVER_ERROR"
+SERVER_INITIATED_DISCONNECT: Final = "SERVER_INITIATED_DISCONNECT"
+THROTTLED: Final = "THROTTLED"
+CUSTOMAUTH_TTL_EXPIRATION: Final = "CUSTOMAUTH_TTL_EXPIRATION"
 
 # --- reserved topics (RESERVED_TOPICS_PAGE; docs/data-plane.md#topics)
 RESERVED_TOPIC_START: Final = "$"
