@@ -25,6 +25,9 @@ POLICY_VARIABLES_PAGE: Final = (
     "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-variables.html"
 )
 IOT_POLICIES_PAGE: Final = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html"
+CREATE_TOPIC_RULE_PAGE: Final = (
+    "https://docs.aws.amazon.com/iot/latest/apireference/API_CreateTopicRule.html"
+)
 LIFECYCLE_PAGE: Final = (
     "https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html"
 )
@@ -109,6 +112,20 @@ CLIENT_PUBLISHABLE_RESERVED_PREFIXES: Final = ("$aws/things/", "$aws/rules/")
 BASIC_INGEST_PREFIX: Final = "$aws/rules/"
 SHARED_SUBSCRIPTION_PREFIX: Final = "$share/"
 """`$share/{ShareName}/{TopicFilter}` (MQTT_PAGE, "MQTT 5 supported features")."""
+
+# --- topic rules (CREATE_TOPIC_RULE_PAGE, QUOTAS_PAGE; docs/rules-engine.md#names-and-sql).
+# modules/iot-topic-rules validates the same in HCL; tests/rules_engine/test_module_contract.py
+# checks that both say the same.
+RULE_NAME_MAX_CHARS: Final = 128
+RULE_NAME_PATTERN: Final = "^[a-zA-Z0-9_]{1,128}$"
+RULE_SQL_VERSIONS: Final = ("2016-03-23", "2015-10-08", "beta")
+"""The first is the one to use; a rule without a version runs 2015-10-08."""
+RULE_MAX_ACTIONS: Final = 10
+"""Actions of one topic rule (its error action not counted)."""
+LAMBDA_FUNCTION_ARN_PATTERN: Final = (
+    "^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9$_-]+)?$"
+)
+"""A Lambda action's target: a function ARN, with an optional version or alias."""
 
 # --- identity values substituted into policies (POLICY_VARIABLES_PAGE;
 # docs/iot-policies.md#client-id-injection, docs/design.md#decision-2)

@@ -32,17 +32,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iotws.errors import IotwsError
-from iotws.iot.facts import LIFECYCLE_PREFIX
+from iotws.iot.facts import (
+    LAMBDA_FUNCTION_ARN_PATTERN,
+    LIFECYCLE_PREFIX,
+    RULE_MAX_ACTIONS,
+    RULE_NAME_MAX_CHARS,
+    RULE_NAME_PATTERN,
+    RULE_SQL_VERSIONS,
+)
 from iotws.spec import iotsql
 
-RULE_NAME_RE = re.compile(r"^[a-zA-Z0-9_]{1,128}$")
+RULE_NAME_RE = re.compile(RULE_NAME_PATTERN)
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-FUNCTION_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]+(:[a-zA-Z0-9$_-]+)?$"
-)
+FUNCTION_ARN_RE = re.compile(LAMBDA_FUNCTION_ARN_PATTERN)
 FROM_RE = re.compile(r"(?i)\bFROM\s+'([^']+)'")
-SQL_VERSIONS = ("2016-03-23", "2015-10-08", "beta")
-MAX_ACTIONS = 10  # CreateTopicRule: ActionList has at most 10 entries
 RULE_KEYS = {"description", "sql", "sql_version", "enabled", "error_action"}
 
 # The module's action kinds and their fields (modules/iot-topic-rules/variables.tf):
@@ -272,7 +275,7 @@ def _check_rule(
                     IotwsError(f"does not parse: {exc}", field=f"{base}.sql", fix="fix the SQL")
                 )
     version = r.get("sql_version", iotsql.SQL_VERSION)
-    if version not in SQL_VERSIONS:
+    if version not in RULE_SQL_VERSIONS:
         errs.append(
             IotwsError(
                 f"{version!r} is not an IoT SQL version",
@@ -317,10 +320,10 @@ def _check_rule(
                 fix=f"add one of: {', '.join(ACTION_FIELDS)} (e.g. lambda: [{{function: NAME}}])",
             )
         )
-    elif count > MAX_ACTIONS:
+    elif count > RULE_MAX_ACTIONS:
         errs.append(
             IotwsError(
-                f"has {count} actions; IoT allows at most {MAX_ACTIONS} per rule",
+                f"has {count} actions; IoT allows at most {RULE_MAX_ACTIONS} per rule",
                 field=base,
                 fix="split it into two rules",
             )
@@ -358,13 +361,17 @@ def parse_rules(raw: Any, prefix: str) -> tuple[RulesSpec, list[IotwsError]]:
         return RulesSpec(name_prefix), errs
     for key, r in raw.items():
         full = f"{name_prefix}_{key}"
-        if not isinstance(key, str) or not RULE_NAME_RE.match(key) or len(full) > 128:
+        if (
+            not isinstance(key, str)
+            or not RULE_NAME_RE.match(key)
+            or len(full) > RULE_NAME_MAX_CHARS
+        ):
             errs.append(
                 IotwsError(
                     f"rule name {full!r} is not allowed",
                     field=f"rules.{key}",
                     fix="use letters, digits and _ only (IoT rule names allow no hyphens), "
-                    "at most 128 with the prefix",
+                    f"at most {RULE_NAME_MAX_CHARS} with the prefix",
                 )
             )
             continue
