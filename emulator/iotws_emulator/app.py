@@ -1,16 +1,24 @@
-"""The emulator application: load the spec and its build, start the servers, print how to
+"""The emulator application: find the spec and its build, start the servers, print how to
 connect, run until stopped. `iotws emulate` is a thin command over `run`.
 
-- A spec with an `authorizer:` section: generates and packages the authorizer into the
-  build directory when it has no `authorizer.zip`, loads that zip in-process (the very
-  code `make package` ships) and serves MQTT over WebSockets at `ws://HOST:PORT/mqtt`,
+Where the spec and the build come from (`resolve`, docs/design.md#decision-10):
+- `--build DIR` alone: the build directory is the only source. The spec is read back
+  from its copy inside (`iotws.build.open_build`); DIR is used as it is, except that a
+  missing `authorizer.zip` is packaged from DIR's configuration (no rendering).
+- `--spec S --build DIR`: DIR when it is a build of exactly S's text (the sha256 in its
+  metadata); otherwise S is built once and DIR written again (the banner says why).
+- `--spec S` alone: S is built once into a temporary directory.
+
+- A spec with an `authorizer:` section: loads the build's `authorizer.zip` in-process (the
+  very code `make package` ships) and serves MQTT over WebSockets at `ws://HOST:PORT/mqtt`,
   `POST /topics/{topic}`, `GET /config.json` and the `--serve` directory on one port.
 - A spec with `cognito:` and no `authorizer:`: the Cognito guest path (SigV4-presigned
   upgrades, a fake Cognito Identity endpoint), the guest role's IAM policy enforced.
 - The spec's topic rules (build/rules.json, written by `iotws generate`) run on every
   message with the kit's own Lambda functions in-process (iotws_emulator.rules); a
   backends file `emulator.json` next to the spec gives those functions their environment
-  and local DynamoDB tables (docs/RULES.md).
+  and local DynamoDB tables (docs/RULES.md). From a build, "next to the spec" is next to
+  the original spec the build records, when it is still there.
 
 Every authorization decision is logged to stderr.
 """
@@ -27,6 +35,7 @@ import signal
 import socket
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +44,7 @@ from urllib.parse import quote
 from iotws import build as builds
 from iotws.errors import IotwsError
 from iotws.invoke import load_authorizer
-from iotws.package import build_authorizer_zip
+from iotws.package import CONFIG_NAME, build_authorizer_zip, build_dir_zip
 from iotws.paths import examples_dir, lambda_src
 from iotws.render.policies import client_config
 from iotws.spec.model import Spec, load_spec
@@ -59,7 +68,7 @@ BACKENDS_FILE = "emulator.json"  # next to the spec: the local functions' enviro
 class Options:
     """What `iotws emulate` was asked for (see its --help)."""
 
-    spec: str
+    spec: str | None = None
     build: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
@@ -74,6 +83,19 @@ class Options:
 
 
 @dataclass
+class Source:
+    """The spec and the build directory `iotws emulate` runs, from `resolve`."""
+
+    spec: Spec
+    build_dir: Path
+    # The spec file on disk (emulator.json beside it, the banner's commands); None when
+    # the build's original spec is gone (or was no file).
+    spec_file: Path | None
+    from_build: bool  # --build alone: the build directory is the only source
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Prepared:
     """Everything `iotws emulate` needs, loaded and checked before any port is opened."""
 
@@ -83,6 +105,7 @@ class Prepared:
     config: dict[str, Any]
     region: str
     account: str
+    source: Source
     secret: bytes | None = None
     dev_token: str | None = None
     dev_client_id: str | None = None
@@ -101,45 +124,149 @@ class PreparedCognito:
     region: str
     account: str
     web_config: dict[str, Any]
+    source: Source
     notes: list[str] = field(default_factory=list)
     rules_path: Path | None = None
 
 
-def _rules_file(spec: Any, spec_path: str, build_dir: Path, notes: list[str]) -> Path | None:
-    """build/rules.json, generated when the spec has rules and an older build lacks them."""
-    rules_path = build_dir / "rules.json"
-    if spec.rules is not None and spec.rules.rules and not rules_path.is_file():
-        builds.generate(spec, build_dir)  # a build from before the spec had rules
-        notes.append(f"generated the rules into {rules_path}")
-    elif rules_path.is_file() and Path(spec_path).stat().st_mtime > rules_path.stat().st_mtime:
-        notes.append(
-            f"warning: {rules_path} is older than {spec_path}; run `make generate` to rebuild it"
+def _needs_zip(spec: Spec) -> bool:
+    return spec.has_authorizer
+
+
+def _write_build(spec: Spec, build_dir: Path) -> None:
+    """Build the spec once, write the build directory and package its authorizer."""
+    built = builds.build(spec)
+    builds.write(built, build_dir)
+    if _needs_zip(spec):
+        build_authorizer_zip(built, build_dir / "authorizer.zip")
+
+
+def resolve(spec_path: str | None, build: str | None) -> Source:
+    """The spec and the build directory for `--spec`, `--build` or both (module docstring)."""
+    if spec_path is None and build is None:
+        raise IotwsError(
+            "say what to emulate",
+            field="--spec/--build",
+            fix="pass --build DIR (a build directory of `iotws generate`, make generate) or "
+            "--spec access.yaml (built here once)",
         )
-    return rules_path if rules_path.is_file() else None
+    if spec_path is None:
+        assert build is not None
+        return _from_build(Path(build))
+    spec = load_spec(spec_path)
+    if build is None:
+        build_dir = Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
+        _write_build(spec, build_dir)
+        return Source(spec, build_dir, Path(spec_path), from_build=False)
+    build_dir = Path(build)
+    reason = _stale_reason(spec, spec_path, build_dir)
+    notes = []
+    if reason is not None:
+        _check_writable(build_dir)
+        _write_build(spec, build_dir)
+        notes.append(f"built {spec_path} into {build_dir}: {reason}")
+    return Source(spec, build_dir, Path(spec_path), from_build=False, notes=notes)
 
 
-def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCognito:
-    """Read the guest role's IAM policy from `build/cognito/<guest_profile>.iam.json`,
-    generating the build directory first when it is missing (docs/cognito-guests.md)."""
+def _check_writable(build_dir: Path) -> None:
+    """Refuse to write a build over a file, or into a folder that holds something else."""
+    if build_dir.exists() and not build_dir.is_dir():
+        raise IotwsError(
+            f"{build_dir} is not a directory",
+            field="--build",
+            fix="pass the build directory, e.g. --build build",
+        )
+    marks = (builds.METADATA_FILE, "report.json")  # report.json: builds older than metadata
+    if build_dir.is_dir() and any(build_dir.iterdir()):
+        if not any((build_dir / m).is_file() for m in marks):
+            raise IotwsError(
+                f"{build_dir} holds other files and no iotws build: the emulator does not "
+                "write a build into it",
+                field="--build",
+                fix="pass a new folder or a build directory of `iotws generate`, e.g. "
+                "--build build",
+            )
+
+
+def _stale_reason(spec: Spec, spec_path: str, build_dir: Path) -> str | None:
+    """Why `build_dir` is not the build of `spec`'s text, or None when it is."""
+    if not build_dir.exists() or (build_dir.is_dir() and not any(build_dir.iterdir())):
+        return "there was no build there"
+    try:
+        found = builds.open_build(build_dir)
+    except IotwsError as exc:
+        return f"the build there is not usable ({exc.message})"
+    if found.sha256 != builds.spec_sha256(spec):
+        return (
+            f"the build there was made from another text of the spec (sha256 "
+            f"{found.sha256[:12]}..., {spec_path} is {builds.spec_sha256(spec)[:12]}...)"
+        )
+    return None
+
+
+def _from_build(build_dir: Path) -> Source:
+    found = builds.open_build(build_dir)
     notes: list[str] = []
-    guest = spec.cognito.guest_profile
-    build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
-    policy_path = build_dir / "cognito" / f"{guest}.iam.json"
-    if not policy_path.is_file():
-        builds.generate(spec, build_dir)
-        notes.append(f"generated the guest IAM policy into {build_dir}")
-    elif Path(spec_path).stat().st_mtime > policy_path.stat().st_mtime:
+    spec_file = found.original
+    now = found.original_sha256()
+    if found.original is None:
         notes.append(
-            f"warning: {policy_path} is older than {spec_path}; run `make generate` to rebuild it"
+            f"note: {build_dir} was built from a spec that is no file: no {BACKENDS_FILE} "
+            "for the local functions (docs/RULES.md)"
         )
-    document = json.loads(policy_path.read_text(encoding="utf-8"))
+    elif now is None:
+        notes.append(
+            f"note: {_command_path(found.original)}, the spec this build was made from, is "
+            f"not there (the build's copy {found.spec.source} is used): no {BACKENDS_FILE} "
+            "beside it for the local functions (docs/RULES.md)"
+        )
+        spec_file = None
+    elif now != found.sha256:
+        notes.append(
+            f"warning: {_command_path(found.original)} changed since this build (the build's "
+            f"copy {found.spec.source} is used); run `make generate` to rebuild it, or pass "
+            "--spec too"
+        )
+    return Source(found.spec, build_dir, spec_file, from_build=True, notes=notes)
+
+
+def _build_file(source: Source, rel: str) -> Path:
+    """A file the build directory must have (a build of this kit always has it)."""
+    path = source.build_dir / rel
+    if not path.is_file():
+        raise IotwsError(
+            f"{path} is missing",
+            field="--build",
+            fix=builds.rebuild_fix(source.build_dir, source.spec_file),
+        )
+    return path
+
+
+def _rules_file(source: Source) -> Path:
+    return _build_file(source, "rules.json")
+
+
+def prepare_cognito(source: Source) -> PreparedCognito:
+    """Read the guest role's IAM policy from `build/cognito/<guest_profile>.iam.json`
+    (docs/cognito-guests.md)."""
+    spec = source.spec
+    assert spec.cognito is not None
+    guest = spec.cognito.guest_profile
+    policy_path = _build_file(source, f"cognito/{guest}.iam.json")
+    try:
+        document = json.loads(policy_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IotwsError(
+            f"{policy_path} is not readable JSON ({type(exc).__name__})",
+            field="--build",
+            fix=builds.rebuild_fix(source.build_dir, source.spec_file),
+        ) from None
     if not isinstance(document, dict):
         raise IotwsError(
             f"{policy_path} is not a JSON object",
             field="--build",
-            fix="rebuild it with `iotws generate`",
+            fix=builds.rebuild_fix(source.build_dir, source.spec_file),
         )
-    rules_path = _rules_file(spec, spec_path, build_dir, notes)
     prof = client_config(spec).get("profiles", {}).get(guest, {})
     web_config = {
         "prefix": spec.prefix,
@@ -155,8 +282,9 @@ def prepare_cognito(spec: Any, spec_path: str, build: str | None) -> PreparedCog
         region=spec.region or DEFAULT_REGION,
         account=spec.account or DEFAULT_ACCOUNT,
         web_config=web_config,
-        notes=notes,
-        rules_path=rules_path,
+        notes=list(source.notes),
+        rules_path=_rules_file(source),
+        source=source,
     )
 
 
@@ -185,7 +313,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         cognito=guests,
     )
     rules = load_rules(
-        prep.spec, prep.rules_path, emu.broker, region=prep.region, account=prep.account
+        prep.source, prep.rules_path, emu.broker, region=prep.region, account=prep.account
     )
     try:
         await emu.start()
@@ -199,6 +327,7 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         rules.start(emu.http_url)
     lines = [*prep.notes]
     lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
+    lines.append(_spec_line(prep.source))
     lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
     lines.append(f"  fake Cognito Identity POST {emu.http_url}/cognito (GetId, ...)")
     lines.append(f"  identity pool         {guests.pool.pool_id}")
@@ -229,31 +358,53 @@ def _sample_client_id(template: str, claims: dict[str, str]) -> str:
     return out[:-1] + "1" if out.endswith("*") else out
 
 
+def _authorizer_zip(source: Source, notes: list[str]) -> Path:
+    """The build's `authorizer.zip`, packaged from the build's configuration (no rendering)
+    when it is missing, or stale and `--spec` was given. From `--build` alone a zip of
+    another configuration is refused: DIR is used as it is."""
+    build_dir = source.build_dir
+    zip_path = build_dir / "authorizer.zip"
+    expected = builds.read_authorizer_config(build_dir)
+    if zip_path.is_file():
+        if _zip_config(zip_path) == expected:
+            return zip_path
+        if source.from_build:
+            raise IotwsError(
+                f"{zip_path} was packaged from another build: its configuration is not "
+                f"{build_dir / builds.AUTHORIZER_CONFIG_FILE}",
+                field="--build",
+                fix=f"package it again: make package (iotws package --build {build_dir} "
+                f"--out {zip_path})",
+            )
+        notes.append(f"packaged the authorizer again from {build_dir} (the zip was stale)")
+    else:
+        notes.append(f"packaged the authorizer from {build_dir}")
+    build_dir_zip(build_dir, zip_path)
+    return zip_path
+
+
+def _zip_config(zip_path: Path) -> Any:
+    """The configuration inside a packaged zip, None when it has none readable."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            return json.loads(zf.read(CONFIG_NAME))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def prepare(
-    spec_path: str,
-    build: str | None,
+    source: Source,
     *,
     secret_env: str | None = None,
     region: str | None = None,
     account: str | None = None,
-    spec: Spec | None = None,
 ) -> Prepared:
-    """Load the spec (unless given), build it once if the build directory lacks the zip or
-    the rules, load the authorizer, install a dev secret."""
-    spec = spec if spec is not None else load_spec(spec_path)
-    notes: list[str] = []
-    build_dir = Path(build) if build else Path(tempfile.mkdtemp(prefix="iotws-emulate-"))
-    zip_path = build_dir / "authorizer.zip"
-    if not zip_path.is_file():
-        built = builds.build(spec)
-        builds.write(built, build_dir)
-        build_authorizer_zip(built, zip_path)
-        notes.append(f"generated and packaged the authorizer into {build_dir}")
-    elif Path(spec_path).stat().st_mtime > zip_path.stat().st_mtime:
-        notes.append(
-            f"warning: {zip_path} is older than {spec_path}; run `make package` to rebuild it"
-        )
-    rules_path = _rules_file(spec, spec_path, build_dir, notes)
+    """Load the build's authorizer (packaging it from the build when needed), install a
+    dev secret, mint the banner's dev tokens."""
+    spec = source.spec
+    notes = list(source.notes)
+    zip_path = _authorizer_zip(source, notes)
+    rules_path = _rules_file(source)
     loaded = load_authorizer(zip_path)
     config = dict(loaded.config)
     if not isinstance(config.get("name"), str) or not config["name"]:
@@ -269,6 +420,7 @@ def prepare(
         config=config,
         region=region or spec.region or DEFAULT_REGION,
         account=account or spec.account or DEFAULT_ACCOUNT,
+        source=source,
         rules_path=rules_path,
         notes=notes,
     )
@@ -327,6 +479,15 @@ def _make_spec_arg(source: str | None) -> str:
     return f" SPEC={source}"
 
 
+def _spec_line(source: Source) -> str:
+    if not source.from_build:
+        return f"  spec                  {source.spec.source} (build in {source.build_dir})"
+    if source.spec_file is None:
+        return f"  spec                  {source.spec.source} (the build's copy; no original)"
+    original = _command_path(source.spec_file)
+    return f"  spec                  {source.spec.source} (the build's copy of {original})"
+
+
 def _banner(
     prep: Prepared,
     emu: Emulator,
@@ -340,6 +501,7 @@ def _banner(
         f"iotws emulator: authorizer {prep.config['name']} ({spec.authorizer.mode}) "
         f"from {prep.zip_path}"
     )
+    lines.append(_spec_line(prep.source))
     lines.append(
         f"  MQTT over WebSockets  {emu.ws_url}"
         f"?x-amz-customauthorizer-name={quote(prep.config['name'])}"
@@ -367,17 +529,23 @@ def _banner(
                 lines.append(f"  page with the token:  {emu.http_url}/?token={prep.second_token}")
     elif spec.authorizer.mode == "jwks":
         lines.append("jwks mode: connect with a token from your identity provider")
+    src = prep.source
     script = examples_dir() / "custom-authorizer" / "scripts" / "publish.py"
     cmd = [python_command(), _command_path(script), "--endpoint-url", emu.http_url]
-    if spec.source:
-        cmd += ["--spec", spec.source]
+    # From a build alone, the commands name the build (its spec file may be gone or newer).
+    cmd += ["--prefix", spec.prefix] if src.from_build else ["--spec", spec.source]
     lines.append("publish from a backend:")
     lines.append("  " + shlex.join(cmd) + ' --message \'{"text": "hello"}\'')
     if prep.dev_token and secret_env:
         iotws = _command_path(Path(os.path.abspath(sys.executable)).with_name("iotws"))
         lines.append(f"tokens for other users, signed with this emulator's secret (${secret_env}):")
-        lines.append(f"  make token SUB=alice{_make_spec_arg(spec.source)}   (with `make demo`)")
-        lines.append(f"  {iotws} token --spec {spec.source} --sub alice --secret-env {secret_env}")
+        if src.from_build:
+            where = f"--build {shlex.quote(str(src.build_dir))}"
+        else:
+            make = f"make token SUB=alice{_make_spec_arg(spec.source)}"
+            lines.append(f"  {make}   (with `make demo`)")
+            where = f"--spec {shlex.quote(spec.source)}"
+        lines.append(f"  {iotws} token {where} --sub alice --secret-env {secret_env}")
     lines += _rules_lines(prep.rules_path, rules)
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
@@ -410,7 +578,7 @@ async def _serve(prep: Prepared, args: Options) -> None:
     )
     # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
     rules = load_rules(
-        prep.spec, prep.rules_path, emu.broker, region=prep.region, account=prep.account
+        prep.source, prep.rules_path, emu.broker, region=prep.region, account=prep.account
     )
     try:
         await emu.start()
@@ -448,21 +616,21 @@ def _rules_lines(rules_path: Path | None, rules: LocalRules | None) -> list[str]
 
 
 def load_rules(
-    spec: Any, rules_path: Path | None, broker: Broker, *, region: str, account: str
+    source: Source, rules_path: Path | None, broker: Broker, *, region: str, account: str
 ) -> LocalRules | None:
     """The spec's rules wired to the broker: every accepted message goes through them, and
     their republish actions publish server-side. None when the build has no rules."""
     if rules_path is None:
         return None
-    spec_dir = Path(spec.source).parent if spec.source else Path.cwd()
+    spec_file = source.spec_file
     rules = LocalRules.load(
         rules_path,
         publish=lambda topic, payload, qos, retain: _republish(broker, topic, payload, qos, retain),
         function_dir=lambda_src,
         region=region,
         account=account,
-        topic_prefix=spec.prefix,
-        backends=load_backends(spec_dir / BACKENDS_FILE),
+        topic_prefix=source.spec.prefix,
+        backends=load_backends(spec_file.parent / BACKENDS_FILE if spec_file else None),
     )
     if not rules.engine.rules:
         rules.close()
@@ -484,22 +652,16 @@ def run(opts: Options) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)  # the local functions' clients
-    spec = load_spec(opts.spec)
+    source = resolve(opts.spec, opts.build)
+    spec = source.spec
     if spec.cognito is not None and not spec.has_authorizer:
-        cog = prepare_cognito(spec, opts.spec, opts.build)
+        cog = prepare_cognito(source)
         try:
             asyncio.run(_serve_cognito(cog, opts))
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
         return 0
-    prep = prepare(
-        opts.spec,
-        opts.build,
-        secret_env=opts.secret_env,
-        region=opts.region,
-        account=opts.account,
-        spec=spec,
-    )
+    prep = prepare(source, secret_env=opts.secret_env, region=opts.region, account=opts.account)
     if opts.verbose:
         logging.getLogger("iotws.emulator.authorizer").setLevel(logging.DEBUG)
     try:

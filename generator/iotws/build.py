@@ -3,6 +3,11 @@ into a `Build`; the build directory (`iotws generate`), the authorizer zip (`iot
 package`) and the emulator (`iotws emulate`) all consume that `Build`, or the build
 directory written from it (`--build DIR`), never the spec path again.
 
+A build directory carries a verbatim copy of its spec (`spec/access.yaml`) and, in
+`metadata.json`, the copy's sha256 and the original's path relative to the directory
+(generator/INTERNALS.md "Build directory"): `open_build` gives the typed spec back from
+the directory alone, so every command that reads a spec also takes `--build DIR`.
+
 The authorizer configuration is the contract between this toolchain and the Lambda
 (generator/INTERNALS.md "Authorizer configuration"); its JSON Schema ships as package
 data (`schema/authorizer-config.schema.json`) and every configuration is checked against
@@ -11,7 +16,10 @@ it: the rendered one here, a build directory's one when it is read back.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -20,19 +28,25 @@ from typing import Any
 
 import jsonschema
 
+from iotws import __version__
 from iotws.errors import IotwsError
 from iotws.output import write_tree
 from iotws.policy.lint import lint_documents
 from iotws.policy.proofs import self_check
 from iotws.render.policies import RenderedProfile, RenderResult, render_spec
-from iotws.spec.model import Spec, load_spec
+from iotws.spec.model import Spec, load_spec, parse_spec
 from iotws.spec.rules import RulesSpec
 
 # Lint ids that concern IoT policy-document sizes, not IAM policies.
 IAM_EXEMPT = {"IOTWS010", "IOTWS011", "IOTWS018"}
 AUTHORIZER_CONFIG_FILE = "authorizer/config.json"
+# Which kit made the build and from which spec text. The Terraform modules' `build_metadata`
+# input checks its kit version at plan time (modules/*/README.md, "Kit version").
+METADATA_FILE = "metadata.json"
+SPEC_COPY = "spec/access.yaml"  # the spec's text, verbatim, whatever the original's name
 # Directories `write` replaces whole, so a removed profile leaves no stale file.
 REPLACED_DIRS = ("policies", "cognito")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class LintFailed(IotwsError):
@@ -54,8 +68,31 @@ class Build:
     _files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def files(self) -> dict[str, bytes]:
-        """Relative path -> bytes, everything `iotws generate` writes."""
+        """Relative path -> bytes, everything `iotws generate` writes except `metadata.json`
+        (it records the spec's path relative to the directory: `write` adds it)."""
         return dict(self._files)
+
+
+@dataclass(frozen=True)
+class BuildDir:
+    """A build directory read back (`open_build`): the typed spec from its copy inside."""
+
+    path: Path
+    spec: Spec  # parsed from DIR/spec/access.yaml (its `source`)
+    sha256: str  # of the spec's text
+    # Where the spec was when the build was made (DIR joined with metadata's spec.path),
+    # None for a spec that was no file; it may have moved or changed since.
+    original: Path | None
+
+    def original_sha256(self) -> str | None:
+        """The sha256 of the original spec as it is now, None when it is not there."""
+        if self.original is None or not self.original.is_file():
+            return None
+        return hashlib.sha256(self.original.read_bytes()).hexdigest()
+
+
+def spec_sha256(spec: Spec) -> str:
+    return hashlib.sha256(spec.text.encode("utf-8")).hexdigest()
 
 
 @cache
@@ -141,6 +178,10 @@ def build(spec: Spec | str | Path, *, lint: bool = True) -> Build:
     self_check(result)
     if lint:
         result.lint = lint_result(result)
+    # The build names its own copy, never the path it was given (no absolute paths: the
+    # same spec text gives the same bytes wherever it is built).
+    result.report["spec"] = SPEC_COPY
+    result.extra_files[SPEC_COPY] = typed.text.encode("utf-8")
     return Build(
         spec=typed,
         profiles=result.profiles,
@@ -154,9 +195,25 @@ def build(spec: Spec | str | Path, *, lint: bool = True) -> Build:
     )
 
 
+def metadata(b: Build, out: str | Path) -> dict[str, Any]:
+    """`metadata.json` of `b` written into `out`: the kit, and the spec's copy, its sha256
+    and the original's path relative to `out` (null for a spec that is no file)."""
+    source = Path(b.spec.source) if b.spec.source else None
+    path = None
+    if source is not None and source.is_file():
+        path = Path(os.path.relpath(source.resolve(), Path(out).resolve())).as_posix()
+    return {
+        "kit": "iotws",
+        "kit_version": __version__,
+        "spec": {"copy": SPEC_COPY, "path": path, "sha256": spec_sha256(b.spec)},
+    }
+
+
 def write(b: Build, out: str | Path) -> None:
-    """Write the build directory (all files or none)."""
-    write_tree(Path(out), b.files(), replace_dirs=REPLACED_DIRS)
+    """Write the build directory with its metadata (all files or none)."""
+    files = b.files()
+    files[METADATA_FILE] = (json.dumps(metadata(b, out), indent=2) + "\n").encode()
+    write_tree(Path(out), files, replace_dirs=REPLACED_DIRS)
 
 
 def generate(spec: Spec | str | Path, out: str | Path, *, lint: bool = True) -> Build:
@@ -192,3 +249,99 @@ def read_authorizer_config(build_dir: str | Path) -> dict[str, Any]:
             fix="rebuild it with `iotws generate` (make generate)",
         ) from None
     return check_authorizer_config(raw, source=str(path))
+
+
+def rebuild_fix(build_dir: str | Path, spec_path: str | Path | None = None) -> str:
+    """How to write `build_dir` again with this kit (the fix of every bad-build error)."""
+    return (
+        f"rebuild it with this kit: make generate (iotws generate --spec "
+        f"{spec_path or 'access.yaml'} --out {build_dir})"
+    )
+
+
+def open_build(build_dir: str | Path) -> BuildDir:
+    """The build directory `iotws generate` wrote, with its spec read back from the copy
+    inside (no other file is needed). Refuses, naming `--build` and the fix, a missing
+    directory, a build of another kit version, one without a spec copy (an older kit) and
+    a copy whose sha256 is not the one recorded (edited after the build)."""
+    out = Path(build_dir)
+    if not out.is_dir():
+        raise IotwsError(
+            f"no build directory {out}",
+            field="--build",
+            fix=f"run `iotws generate --spec access.yaml --out {out}` (make generate) first",
+        )
+    meta_path = out / METADATA_FILE
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IotwsError(
+            f"{meta_path} is missing: {out} is not a build directory of `iotws generate`",
+            field="--build",
+            fix=rebuild_fix(out),
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IotwsError(
+            f"{meta_path} is not readable JSON ({type(exc).__name__})",
+            field="--build",
+            fix=rebuild_fix(out),
+        ) from None
+    if not isinstance(meta, dict) or meta.get("kit") != "iotws":
+        raise IotwsError(
+            f"{meta_path} is not the metadata of an iotws build",
+            field="--build",
+            fix=rebuild_fix(out),
+        )
+    entry = meta.get("spec")
+    recorded = entry.get("path") if isinstance(entry, dict) else None
+    # `path` is relative to the real directory (metadata), so it is joined to that one.
+    original = (
+        Path(os.path.normpath(out.resolve() / recorded)) if isinstance(recorded, str) else None
+    )
+    if meta.get("kit_version") != __version__:
+        raise IotwsError(
+            f"{out} was built by iotws {meta.get('kit_version')}, this is iotws {__version__}; "
+            "a build is read by the kit that wrote it",
+            field="--build",
+            fix=rebuild_fix(out, original),
+        )
+    if (
+        not isinstance(entry, dict)
+        or entry.get("copy") != SPEC_COPY
+        or not isinstance(entry.get("sha256"), str)
+        or not _SHA256.fullmatch(entry["sha256"])
+    ):
+        raise IotwsError(
+            f"{out} has no copy of its spec ({meta_path} records none: it was built by an "
+            "older iotws), so the spec cannot be read back from it",
+            field="--build",
+            fix=rebuild_fix(out, original),
+        )
+    copy = out / SPEC_COPY
+    try:
+        data = copy.read_bytes()
+    except OSError as exc:
+        raise IotwsError(
+            f"{copy} is missing or unreadable ({exc.strerror or type(exc).__name__})",
+            field="--build",
+            fix=rebuild_fix(out, original),
+        ) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry["sha256"]:
+        raise IotwsError(
+            f"{copy} is not the spec this build was made from (its sha256 is {digest[:12]}..., "
+            f"{meta_path} records {entry['sha256'][:12]}...): it was edited after the build",
+            field="--build",
+            fix="edit the spec itself, never the build; then " + rebuild_fix(out, original),
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IotwsError(
+            f"{copy} is not UTF-8 text", field="--build", fix=rebuild_fix(out, original)
+        ) from None
+    keys: dict[str, str] = {}
+    if (out / AUTHORIZER_CONFIG_FILE).is_file():
+        keys = dict(read_authorizer_config(out).get("signing_public_keys") or {})
+    spec = parse_spec(text, source=str(copy), signing_keys=keys)
+    return BuildDir(path=out, spec=spec, sha256=digest, original=original)

@@ -30,7 +30,7 @@ import yaml
 
 from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256
-from iotws_emulator.app import prepare, prepare_cognito
+from iotws_emulator.app import prepare, prepare_cognito, resolve
 from iotws_emulator.auth import binding_from_config
 from iotws_emulator.clock import ScaledClock
 from iotws_emulator.config import EmulatorConfig
@@ -117,7 +117,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
     tmp = tmp_path_factory.mktemp("client-seed")
     spec_path = tmp / "access.yaml"
     spec_path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    prep = prepare(str(spec_path), str(tmp / "build"))
+    prep = prepare(resolve(str(spec_path), str(tmp / "build")))
     assert prep.secret is not None
     binding = binding_from_config(prep.authorizer, prep.config)
     config = EmulatorConfig(
@@ -312,9 +312,7 @@ def guests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Emul
     for name in ("mqtt.min.js", "iotws-client.js"):
         assert (GUESTS / "web" / "vendor" / name).is_file(), f"{name} missing: run `make web`"
     spec_path = GUESTS / "access.yaml"
-    prep = prepare_cognito(
-        load_spec(str(spec_path)), str(spec_path), str(tmp_path_factory.mktemp("g"))
-    )
+    prep = prepare_cognito(resolve(str(spec_path), str(tmp_path_factory.mktemp("g"))))
     engine = EvaluatorEngine()
     config = EmulatorConfig(authorizers={}, engine=engine, region=prep.region, account=prep.account)
     # Guest credentials for 65 s: with renewBeforeSeconds=60 they are good for 5 s.

@@ -1,7 +1,9 @@
-"""`iotws emulate --spec access.yaml`: the local IoT Core data plane (docs/design.md#decision-7).
+"""`iotws emulate --build DIR` or `--spec access.yaml`: the local IoT Core data plane
+(docs/design.md#decision-7).
 
-A thin command: it checks its arguments and runs `iotws_emulator.app`, which loads the
-spec and its build and serves MQTT over WebSockets, HTTP publish and the web page.
+A thin command: it checks its arguments and runs `iotws_emulator.app`, which finds the
+spec and its build (`app.resolve`) and serves MQTT over WebSockets, HTTP publish and the
+web page.
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ def register(sub: Any) -> None:
         help="run the local IoT Core (MQTT over WebSockets, HTTP publish) with the spec's "
         "authorizer and topic rules (their Lambdas in-process; emulator.json beside the spec "
         "sets their environment, docs/RULES.md)",
+        description="Run the local IoT Core from a build directory (--build DIR, written by "
+        "`iotws generate`: the spec is read back from its copy inside) or from a spec "
+        "(--spec access.yaml, built once). With both, DIR is used when it is the build of "
+        "exactly that spec text (the sha256 in DIR/metadata.json), else the spec is built "
+        "into DIR again and the banner says why.",
     )
-    p.add_argument("--spec", required=True, help="path of access.yaml")
+    p.add_argument(
+        "--spec",
+        help="path of access.yaml; alone: built once into a temporary directory",
+    )
     p.add_argument(
         "--build",
-        help="build directory; generated and packaged there when it has no authorizer.zip "
-        "(default: a temporary directory)",
+        metavar="DIR",
+        help="build directory of `iotws generate` (make generate); alone: the only source "
+        "(its authorizer.zip is packaged from it when missing; emulator.json is read beside "
+        "the spec it was built from, when that is still there)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="WebSocket/HTTP port (default 8080)")

@@ -9,8 +9,10 @@ of findings produces.
 
 `iotws lint --policy P.json [--policy ...]` lints the documents of the files together (the
 documents that apply to one principal). `iotws lint --spec access.yaml` renders the spec
-with the generator and lints each profile's documents. The finding ids are listed in
-`iotws.policy.lint`.
+with the generator and lints each profile's documents; `iotws lint --build DIR` lints each
+profile's documents as the build directory holds them (`policies/<profile>/`, what ships),
+with the region and account of the spec the build was made from. The finding ids are
+listed in `iotws.policy.lint`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from iotws.build import open_build, rebuild_fix
 from iotws.commands.simulate import load_policy_files
 from iotws.errors import IotwsError
 from iotws.policy.lint import Finding, lint_documents
@@ -55,6 +58,11 @@ def register(subparsers: Any) -> None:
         help="policy JSON: a document, a list, or an authorizer response; repeatable",
     )
     src.add_argument("--spec", metavar="ACCESS_YAML", help="render this access spec and lint it")
+    src.add_argument(
+        "--build",
+        metavar="DIR",
+        help="lint the policies of this build directory (`iotws generate`, make generate)",
+    )
     parser.add_argument("--region", help="expected region of every ARN")
     parser.add_argument("--account", help="expected account of every ARN")
     parser.add_argument("--json", action="store_true", help="print findings as a JSON list")
@@ -102,6 +110,27 @@ def lint_spec(path: str, region: str | None, account: str | None) -> list[Findin
     return findings
 
 
+def lint_build(build_dir: str, region: str | None, account: str | None) -> list[Finding]:
+    """Lint each profile's documents as the build directory holds them."""
+    found = open_build(build_dir)
+    spec = found.spec
+    region = region if region is not None else spec.region
+    account = account if account is not None else spec.account
+    findings: list[Finding] = []
+    for name in sorted(spec.authorizer_profiles() if spec.has_authorizer else []):
+        folder = found.path / "policies" / name
+        files = sorted(folder.glob("policy-*.json"))
+        if not files:
+            raise IotwsError(
+                f"{folder} has no policy documents for profile {name}",
+                field="--build",
+                fix=rebuild_fix(found.path),
+            )
+        documents = load_policy_files([str(f) for f in files])
+        findings.extend(lint_documents(documents, region=region, account=account, source=name))
+    return findings
+
+
 def exit_code(findings: list[Finding], fail_on: str) -> int:
     """The bitmask of the levels found among those `fail_on` counts (0: none of them)."""
     code = 0
@@ -122,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.spec:
         findings = lint_spec(args.spec, args.region, args.account)
+    elif args.build:
+        findings = lint_build(args.build, args.region, args.account)
     else:
         documents = load_policy_files(args.policy)
         findings = lint_documents(
@@ -132,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         current = None
         for f in findings:
-            if args.spec and f.source != current:
+            if (args.spec or args.build) and f.source != current:
                 current = f.source
                 print(f"== profile {current}")
             print(f.render())

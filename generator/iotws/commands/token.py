@@ -1,4 +1,5 @@
-"""`iotws token`: mint a development token for the spec's authorizer (hs256 mode)."""
+"""`iotws token`: mint a development token for the spec's authorizer (hs256 mode), from the
+spec (`--spec`) or from a build directory's copy of it (`--build DIR`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from iotws.build import open_build
 from iotws.errors import IotwsError
 from iotws.spec.model import load_spec
 from iotws.tokens import claims_for, mint_hs256, read_key, secret_from_env, sign_for_iot
@@ -17,7 +19,13 @@ def register(sub: Any) -> None:
         "token",
         help="mint a development HS256 token (and its IoT signature) for the spec's authorizer",
     )
-    p.add_argument("--spec", required=True, help="access.yaml")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--spec", help="access.yaml")
+    src.add_argument(
+        "--build",
+        metavar="DIR",
+        help="build directory of `iotws generate` (make generate): the spec it was built from",
+    )
     p.add_argument("--sub", required=True, help="subject (user id) to put in the token")
     p.add_argument("--role", help="value of the spec's select.claim (picks the profile)")
     p.add_argument(
@@ -35,7 +43,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = open_build(args.build).spec if args.build else load_spec(args.spec)
     if spec.authorizer.mode != "hs256":
         raise IotwsError(
             f"the spec's authorizer mode is {spec.authorizer.mode}; this command mints HS256 "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -129,6 +130,9 @@ class Spec:
     source: str = ""
     rules: RulesSpec | None = None  # the `rules:` section (iotws.spec.rules), checked
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The text it was parsed from, verbatim: a build directory keeps a copy
+    # (generator/INTERNALS.md "Build directory").
+    text: str = field(default="", compare=False, repr=False)
     # claim name -> charset preset (namespaces.CHARSETS); default namespaces.DEFAULT_CHARSET
     claim_charsets: dict[str, str] = field(default_factory=dict)
 
@@ -214,7 +218,8 @@ def schema() -> dict[str, Any]:
 def load_spec(path: str | Path) -> Spec:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # Bytes, decoded without newline translation: `Spec.text` is the file, verbatim.
+        text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise IotwsError(
             f"no such file: {p}", field="--spec", fix="give the path of your access.yaml"
@@ -302,7 +307,12 @@ def _with_lines(errors: list[IotwsError], text: str) -> list[IotwsError]:
     return errors
 
 
-def parse_spec(text: str, *, source: str = "<string>") -> Spec:
+def parse_spec(
+    text: str, *, source: str = "<string>", signing_keys: Mapping[str, str] | None = None
+) -> Spec:
+    """The typed, checked spec. `signing_keys` (key name -> PEM) replaces reading the
+    files of `authorizer.signing.public_keys`: a build directory carries the keys, not
+    the files (iotws.build.open_build)."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -317,13 +327,13 @@ def parse_spec(text: str, *, source: str = "<string>") -> Spec:
         raise SpecError(_with_lines(errors, text))
     spec = _build(data, source)
     errors = _semantic_errors(spec)
-    keys, key_errors = _signing_keys(spec)
+    keys, key_errors = _signing_keys(spec, signing_keys)
     errors += key_errors
     rules, rule_errors = parse_rules(data.get("rules"), spec.prefix)
     errors += rule_errors
     if errors:
         raise SpecError(_with_lines(errors, text))
-    spec = replace(spec, rules=rules)
+    spec = replace(spec, rules=rules, text=text)
     if keys:
         spec = replace(spec, authorizer=replace(spec.authorizer, signing_public_keys=keys))
     return spec
@@ -852,9 +862,11 @@ def _safe_jwks_url(url: str) -> bool:
 # --------------------------------------------------------------------------- signing
 
 
-def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
+def _signing_keys(
+    spec: Spec, given: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[IotwsError]]:
     """Read and check `authorizer.signing.public_keys` (name -> PEM file, relative to the
-    spec's folder): RSA public keys of at least 2,048 bits
+    spec's folder; or name -> PEM from `given`): RSA public keys of at least 2,048 bits
     (docs/custom-authorizer.md#authorizer-resource).
     Returns name -> PEM (SubjectPublicKeyInfo, as IoT and Terraform take it)."""
     signing = ((spec.raw.get("authorizer") or {}).get("signing")) or {}
@@ -894,17 +906,29 @@ def _signing_keys(spec: Spec) -> tuple[dict[str, str], list[IotwsError]]:
             )
             continue
         path = Path(rel) if Path(rel).is_absolute() else here / rel
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            errs.append(
-                IotwsError(
-                    f"cannot read {path}: {exc.strerror or type(exc).__name__}",
-                    field=fld,
-                    fix="give the path of a PEM public key, relative to the spec's folder",
+        if given is not None:
+            if name not in given:
+                errs.append(
+                    IotwsError(
+                        f"the build carries no public key {name!r}",
+                        field=fld,
+                        fix="rebuild it from the spec: make generate",
+                    )
                 )
-            )
-            continue
+                continue
+            data = given[name].encode("ascii", "replace")
+        else:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                errs.append(
+                    IotwsError(
+                        f"cannot read {path}: {exc.strerror or type(exc).__name__}",
+                        field=fld,
+                        fix="give the path of a PEM public key, relative to the spec's folder",
+                    )
+                )
+                continue
         if b"PRIVATE KEY" in data:
             errs.append(
                 IotwsError(
