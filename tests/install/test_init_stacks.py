@@ -376,7 +376,8 @@ def test_init_then_demo_connects_a_client(stacks: dict[str, Stack], auth: str) -
     meta = json.loads((path / "build" / "metadata.json").read_text())
     from iotws import __version__
 
-    assert meta == {"kit": "iotws", "kit_version": __version__}
+    assert (meta["kit"], meta["kit_version"]) == ("iotws", __version__)
+    assert (meta["spec"]["copy"], meta["spec"]["path"]) == ("spec/access.yaml", "../access.yaml")
 
 
 @pytest.mark.timeout(600)
