@@ -259,11 +259,18 @@ def rebuild_fix(build_dir: str | Path, spec_path: str | Path | None = None) -> s
     )
 
 
-def open_build(build_dir: str | Path) -> BuildDir:
-    """The build directory `iotws generate` wrote, with its spec read back from the copy
-    inside (no other file is needed). Refuses, naming `--build` and the fix, a missing
-    directory, a build of another kit version, one without a spec copy (an older kit) and
-    a copy whose sha256 is not the one recorded (edited after the build)."""
+def _original(out: Path, meta: dict[str, Any]) -> Path | None:
+    """The original spec's location that metadata.json records (None when none)."""
+    entry = meta.get("spec")
+    recorded = entry.get("path") if isinstance(entry, dict) else None
+    # `path` is relative to the real directory (metadata), so it is joined to that one.
+    return Path(os.path.normpath(out.resolve() / recorded)) if isinstance(recorded, str) else None
+
+
+def read_metadata(build_dir: str | Path) -> dict[str, Any]:
+    """`metadata.json` of a build directory this kit wrote. Refuses, naming `--build` and
+    the fix, a missing directory or metadata and a build of another kit version (the
+    rendered files' formats are the kit's: a build is read by the kit that wrote it)."""
     out = Path(build_dir)
     if not out.is_dir():
         raise IotwsError(
@@ -292,19 +299,26 @@ def open_build(build_dir: str | Path) -> BuildDir:
             field="--build",
             fix=rebuild_fix(out),
         )
-    entry = meta.get("spec")
-    recorded = entry.get("path") if isinstance(entry, dict) else None
-    # `path` is relative to the real directory (metadata), so it is joined to that one.
-    original = (
-        Path(os.path.normpath(out.resolve() / recorded)) if isinstance(recorded, str) else None
-    )
     if meta.get("kit_version") != __version__:
         raise IotwsError(
             f"{out} was built by iotws {meta.get('kit_version')}, this is iotws {__version__}; "
             "a build is read by the kit that wrote it",
             field="--build",
-            fix=rebuild_fix(out, original),
+            fix=rebuild_fix(out, _original(out, meta)),
         )
+    return meta
+
+
+def open_build(build_dir: str | Path) -> BuildDir:
+    """The build directory `iotws generate` wrote, with its spec read back from the copy
+    inside (no other file is needed). Refuses, naming `--build` and the fix, what
+    `read_metadata` refuses, a build without a spec copy (an older kit) and a copy whose
+    sha256 is not the one recorded (edited after the build)."""
+    out = Path(build_dir)
+    meta = read_metadata(out)
+    meta_path = out / METADATA_FILE
+    entry = meta.get("spec")
+    original = _original(out, meta)
     if (
         not isinstance(entry, dict)
         or entry.get("copy") != SPEC_COPY

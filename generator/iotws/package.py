@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from iotws.build import Build, build, read_authorizer_config
+from iotws.build import Build, build, read_authorizer_config, read_metadata
 from iotws.errors import IotwsError
 from iotws.paths import lambda_src
 from iotws.vendor import DEFAULT_ARCH, DEFAULT_PYTHON, check_target, wheel_entries
@@ -128,6 +128,7 @@ def build_dir_zip(
     """The authorizer zip from a build directory that `iotws generate` wrote: no
     rendering, the configuration is read and checked against its schema."""
     out = Path(out_path)
+    read_metadata(build_dir)  # a build of this kit
     config = read_authorizer_config(build_dir)
     write_atomic(out, config_zip_bytes(config, arch=arch, python=python))
     return out

@@ -195,3 +195,30 @@ def test_commands_say_where_build_does_not_apply(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     assert "there is no --build: this makes one" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["package", "--build", "BUILD", "--out", "BUILD/authorizer.zip"],
+        ["simulate", "--build", "BUILD", "--claim", "sub=alice", "--client-id", "u-alice-1"]
+        + ["--action", "iot:Connect", "--resource", "client/u-alice-1"],
+    ],
+    ids=["package", "simulate"],
+)
+def test_package_and_simulate_refuse_a_build_of_another_kit(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They read the rendered files, never the spec, but the files' formats are the
+    kit's: a build of another kit version is refused before anything is read."""
+    out = tmp_path / "build"
+    _generate(SEED, out)
+    args = [a.replace("BUILD", str(out)) for a in argv]
+    assert main(args) == 0
+    capsys.readouterr()
+    _other_kit(out)
+    (out / "authorizer.zip").unlink(missing_ok=True)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--build: " in err and "was built by iotws 0.0.9" in err and "make generate" in err
+    assert not (out / "authorizer.zip").exists()

@@ -33,7 +33,11 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--build", required=True, metavar="DIR", help="directory with authorizer.zip"
+        "--build",
+        required=True,
+        metavar="DIR",
+        help="directory with authorizer.zip (the zip carries its configuration; no spec is "
+        "read, so there is no --spec)",
     )
     parser.add_argument("--event", required=True, metavar="FILE", help="event JSON file")
     parser.add_argument(

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from iotws import authorizer_code
+from iotws.build import read_metadata
 from iotws.errors import IotwsError
 from iotws.invoke import LambdaContext
 from iotws.iot.facts import ACCOUNT_PATTERN, COGNITO_IDENTITY_VARIABLE_NAME, REGION_PATTERN
@@ -352,12 +353,7 @@ def cognito_identity(build: Path, profile_name: str | None, identity_id: str) ->
 
 def _identity(args: argparse.Namespace) -> Identity:
     build = Path(args.build)
-    if not build.is_dir():
-        raise IotwsError(
-            f"{build} is not a directory",
-            field="--build",
-            fix="pass the directory written by `iotws generate` (e.g. `make generate`)",
-        )
+    read_metadata(build)  # a build directory of this kit
     if args.identity_id is not None:
         if args.claim:
             raise IotwsError(
