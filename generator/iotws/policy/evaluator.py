@@ -57,7 +57,6 @@ __all__ = [
     "EXPLICIT_DENY",
     "IMPLICIT_DENY",
     "KNOWN_ACTIONS",
-    "SUPPORTED_CONDITION_OPERATORS",
     "Decision",
     "PolicyError",
     "PolicySet",
@@ -320,7 +319,6 @@ _BASE_OPERATORS = (
     "NotIpAddress",
     "Null",
 )
-SUPPORTED_CONDITION_OPERATORS = _BASE_OPERATORS
 _NEGATED = {
     "StringNotEquals",
     "StringNotEqualsIgnoreCase",

@@ -16,8 +16,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iotws.iot.facts import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS  # re-exported
-from iotws.iot.facts import MAX_DOCUMENTS as MAX_DOCUMENTS  # re-exported
 from iotws.policy.evaluator import PolicyError, StatementView, parse_document
 from iotws.policy.rules import BY_ID, RULES, SEVERITIES, Context, Finding
 
@@ -78,8 +76,4 @@ def lint_documents(
     return findings
 
 
-def has_errors(findings: Sequence[Finding]) -> bool:
-    return any(f.severity == "error" for f in findings)
-
-
-__all__ = ["MAX_DOCUMENTS", "MAX_DOCUMENT_CHARS", "Finding", "has_errors", "lint_documents"]
+__all__ = ["Finding", "lint_documents"]

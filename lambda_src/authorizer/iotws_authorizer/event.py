@@ -71,11 +71,6 @@ class AuthorizerEvent:
             connection_id=_connection_id(_dict(event.get("connectionMetadata"))),
         )
 
-    @staticmethod
-    def connection_id_of(event: Any) -> str | None:
-        """`connectionMetadata.id` of any event (for the log line of a refused event)."""
-        return _connection_id(_dict(_dict(event).get("connectionMetadata")))
-
     def to_dict(self) -> dict[str, Any]:
         """The event as IoT sends it: keys that are unset (None) are left out, except
         `protocolData.mqtt`, always present for an MQTT connection."""

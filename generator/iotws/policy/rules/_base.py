@@ -91,11 +91,6 @@ class Context:
         return self.account or "123456789012"
 
 
-StatementCheck = Callable[[StatementView, Context], Iterable[Hit]]
-DocumentCheck = Callable[[Any, int], Iterable[Hit]]
-SetCheck = Callable[[Context], Iterable[Hit]]
-
-
 @dataclass(frozen=True)
 class Rule:
     id: str
