@@ -174,6 +174,16 @@ CASES: list[tuple[str, Any, str, str]] = [
     ),
     ("hs256 without secret", lambda d: _del(d, "authorizer.hs256"), "authorizer.hs256", "secret"),
     (
+        "jwks section in mode hs256",
+        lambda d: _set(
+            d,
+            "authorizer.jwks",
+            {"preset": "cognito", "user_pool_id": "us-east-1_abc", "client_ids": ["c1"]},
+        ),
+        "authorizer.jwks",
+        "only used in mode jwks",
+    ),
+    (
         "two secret sources",
         lambda d: _set(d, "authorizer.hs256.secret", {"env": "A", "ssm_parameter": "/b"}),
         "authorizer.hs256.secret",

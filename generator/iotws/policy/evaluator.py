@@ -696,6 +696,16 @@ def _parse_statement(raw: Any, doc: int, idx: int) -> StatementView:
     )
 
 
+def _loads(text: str, problem: str, field: str, fix: str) -> Any:
+    """`text` parsed as JSON; a PolicyError saying `problem` and where when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            f"{problem}: {exc.msg} at character {exc.pos}", field=field, fix=fix
+        ) from exc
+
+
 def parse_document(raw: Any, doc: int) -> list[StatementView]:
     """Validate one document (a dict or JSON text) and return its statements in normal form.
 
@@ -703,14 +713,7 @@ def parse_document(raw: Any, doc: int) -> list[StatementView]:
     """
     where = f"document[{doc}]"
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(
-                f"not valid JSON: {exc.msg} at character {exc.pos}",
-                field=where,
-                fix="pass the policy document as a JSON object",
-            ) from exc
+        raw = _loads(raw, "not valid JSON", where, "pass the policy document as a JSON object")
     if not isinstance(raw, dict):
         raise PolicyError(
             "a policy document must be a JSON object",
@@ -819,14 +822,12 @@ def documents_from_json(data: Any, source: str = "policy") -> list[Any]:
         out: list[Any] = []
         for idx, doc in enumerate(docs):
             if isinstance(doc, str):
-                try:
-                    doc = json.loads(doc)
-                except json.JSONDecodeError as exc:
-                    raise PolicyError(
-                        f"policyDocuments[{idx}] is a string but not JSON: {exc.msg}",
-                        field=source,
-                        fix="each document must be a JSON policy document",
-                    ) from exc
+                doc = _loads(
+                    doc,
+                    f"policyDocuments[{idx}] is a string but not JSON",
+                    source,
+                    "each document must be a JSON policy document",
+                )
             out.append(doc)
         return out
     if isinstance(data, dict):

@@ -600,30 +600,37 @@ def _semantic_errors(spec: Spec) -> list[IotwsError]:
                     fix="add select: {claim: role, values: {user: user}, default: user}",
                 )
             )
-        if a.mode == "hs256" and not a.hs256:
-            errs.append(
-                IotwsError(
-                    "mode hs256 needs the shared secret's source",
-                    field="authorizer.hs256",
-                    fix="add hs256: {secret: {ssm_parameter: /app/stage/jwt-secret}}",
+        # Each token mode's own section: required in its mode, refused in the other.
+        sections = (
+            (
+                "hs256",
+                a.hs256,
+                "the shared secret's source",
+                "{secret: {ssm_parameter: /app/stage/jwt-secret}}",
+            ),
+            (
+                "jwks",
+                a.jwks,
+                "the issuer's settings",
+                "{preset: cognito, user_pool_id: ..., client_ids: [...]}",
+            ),
+        )
+        for mode, section, what, example in sections:
+            if a.mode == mode and not section:
+                errs.append(
+                    IotwsError(
+                        f"mode {mode} needs {what}",
+                        field=f"authorizer.{mode}",
+                        fix=f"add {mode}: {example}",
+                    )
                 )
-            )
-        if a.mode == "jwks" and not a.jwks:
-            errs.append(
-                IotwsError(
-                    "mode jwks needs the issuer's settings",
-                    field="authorizer.jwks",
-                    fix="add jwks: {preset: cognito, user_pool_id: ..., client_ids: [...]}",
+        for mode, section, _, _ in sections:
+            if a.mode != mode and section:
+                errs.append(
+                    IotwsError(
+                        f"is only used in mode {mode}", field=f"authorizer.{mode}", fix="remove it"
+                    )
                 )
-            )
-        if a.mode != "hs256" and a.hs256:
-            errs.append(
-                IotwsError("is only used in mode hs256", field="authorizer.hs256", fix="remove it")
-            )
-        if a.mode != "jwks" and a.jwks:
-            errs.append(
-                IotwsError("is only used in mode jwks", field="authorizer.jwks", fix="remove it")
-            )
         if a.mode == "jwks" and a.jwks:
             errs += _jwks_errors(a.jwks)
     if a.select:
