@@ -169,21 +169,21 @@ def _check_zip(zip_path: Path) -> dict[str, Any]:
         raise IotwsError(
             f"{zip_path} is not a zip file", field="--build", fix="rebuild it with `iotws package`"
         ) from None
+    rebuild = "rebuild it with `iotws package`"
+    return _json_object(raw, f"{zip_path}: {CONFIG_NAME}", "--build", rebuild, rebuild)
+
+
+def _json_object(
+    raw: str | bytes, name: str, field: str, fix: str, object_fix: str
+) -> dict[str, Any]:
+    """`raw` as a JSON object; IotwsError naming `name` when it is not JSON or not an object."""
     try:
-        config = json.loads(raw)
-    except ValueError:
-        raise IotwsError(
-            f"{zip_path}: {CONFIG_NAME} is not valid JSON",
-            field="--build",
-            fix="rebuild it with `iotws package`",
-        ) from None
-    if not isinstance(config, dict):
-        raise IotwsError(
-            f"{zip_path}: {CONFIG_NAME} is not a JSON object",
-            field="--build",
-            fix="rebuild it with `iotws package`",
-        )
-    return config
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise IotwsError(f"{name} is not valid JSON ({exc})", field=field, fix=fix) from None
+    if not isinstance(value, dict):
+        raise IotwsError(f"{name} must hold a JSON object", field=field, fix=object_fix)
+    return value
 
 
 def _import_all(importer: zipimport.zipimporter, zip_path: Path) -> None:
@@ -257,21 +257,13 @@ def load_event(path: str | Path) -> dict[str, Any]:
             field="--event",
             fix="pass a JSON file with an IoT Core custom-authorizer event",
         ) from None
-    try:
-        event = json.loads(text)
-    except ValueError as exc:
-        raise IotwsError(
-            f"{event_path} is not valid JSON ({exc})",
-            field="--event",
-            fix="pass a JSON file with an IoT Core custom-authorizer event",
-        ) from None
-    if not isinstance(event, dict):
-        raise IotwsError(
-            f"{event_path} must hold a JSON object",
-            field="--event",
-            fix='e.g. {"token": "...", "protocolData": {"mqtt": {"clientId": "c1"}}}',
-        )
-    return event
+    return _json_object(
+        text,
+        str(event_path),
+        "--event",
+        "pass a JSON file with an IoT Core custom-authorizer event",
+        'e.g. {"token": "...", "protocolData": {"mqtt": {"clientId": "c1"}}}',
+    )
 
 
 def as_test_invoke(response: dict[str, Any]) -> dict[str, Any]:
