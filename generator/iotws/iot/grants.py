@@ -20,7 +20,6 @@ RESOURCE_TYPES = {
     "iot:Subscribe": "topicfilter",
     "iot:Receive": "topic",
 }
-SPEC_KEYS = {"iot:Publish": "publish", "iot:Subscribe": "subscribe", "iot:Receive": "receive"}
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,6 @@ class TopicGrant:
     @property
     def resource_type(self) -> str:
         return RESOURCE_TYPES[self.action]
-
-    @property
-    def spec_key(self) -> str:
-        return SPEC_KEYS[self.action]
 
 
 @dataclass(frozen=True)
