@@ -178,6 +178,7 @@ CONFIG_BREAKS = [
     ("no hs256 section", _break("hs256", KeyError)),
     ("unknown secret source", _break("hs256.secret.source", "vault")),
     ("leeway too large", _break("hs256.leeway_seconds", 301)),
+    ("empty subject claim", _break("hs256.subject_claim", "")),
     ("unknown slot", _break("profiles.guest.documents", ['{"a":"${iotws:secret}"}'])),
     ("undeclared claim", _break("profiles.guest.client_id.template", "${iotws:claim.role}-")),
     ("malformed slot", _break("profiles.guest.documents", ['{"a":"${iotws:sub"}'])),

@@ -256,7 +256,7 @@ def test_infinite_or_non_numeric_exp_never_passes(exp: Any) -> None:
     from iotws_authorizer.errors import Deny
 
     with pytest.raises(Deny):
-        hs256._number({"exp": exp}, "exp")
+        hs256.finite_claim({"exp": exp}, "exp")
 
 
 def test_select_order_is_rendered_in_the_specs_order() -> None:

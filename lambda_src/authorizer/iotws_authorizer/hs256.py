@@ -6,6 +6,10 @@ without padding and in canonical form; JSON objects without duplicate keys or Na
 `exp` required; `nbf`/`iat` honoured with `leeway_seconds`; `iss`/`aud` checked when
 configured; `max_age_seconds` (when set) requires `iat`. The signature is checked with
 `hmac.compare_digest` before the payload is decoded.
+
+The JWS pieces both token modes apply the same way (the three parts, strict base64url and
+JSON, finite date claims, the lifetime bound, the audience, the subject and its setting)
+are defined here once and imported by `jwks`.
 """
 
 from __future__ import annotations
@@ -92,11 +96,16 @@ def parse_settings(raw_config: dict[str, Any]) -> Settings:
     s.max_lifetime = (
         None if lifetime is None else _int_setting(raw, "max_lifetime_seconds", 0, 60, 2592000)
     )
+    s.subject_claim = subject_claim(raw, "hs256")
+    return s
+
+
+def subject_claim(raw: dict[str, Any], section: str) -> str:
+    """`subject_claim` of a token mode's section (shared with `jwks`): default `sub`."""
     subject = raw.get("subject_claim", "sub")
     if not isinstance(subject, str) or not subject:
-        raise ConfigError("hs256.subject_claim must be a non-empty string")
-    s.subject_claim = subject
-    return s
+        raise ConfigError(f"{section}.subject_claim must be a non-empty string")
+    return subject
 
 
 def _int_setting(raw: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
@@ -146,7 +155,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-def _number(claims: dict[str, Any], name: str) -> float | None:
+def finite_claim(claims: dict[str, Any], name: str) -> float | None:
+    """A numeric date claim (`exp`, `nbf`, `iat`; shared with `jwks`), None when absent."""
     value = claims.get(name)
     if value is None:
         return None
@@ -162,14 +172,33 @@ def check_lifetime(exp: float, now: float, leeway: int, max_lifetime: int | None
         raise Deny(MALFORMED_TOKEN, "exp is further away than max_lifetime_seconds")
 
 
-def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
-    """Verify a compact JWS; return (claims, subject) or raise Deny with the reason."""
+def token_parts(token: str) -> list[str]:
+    """A compact JWS's three base64url parts (shared with `jwks`); else a deny."""
     if not token.isascii():
         raise Deny(MALFORMED_TOKEN, "not ASCII")
     parts = token.split(".")
     if len(parts) != 3:
         raise Deny(MALFORMED_TOKEN, "not three parts")
-    header_b64, payload_b64, signature_b64 = parts
+    return parts
+
+
+def check_audience(value: Any, allowed: frozenset[str]) -> None:
+    """The audience claim (a string or a list of them; shared with `jwks`) names one of
+    `allowed`; else a deny."""
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    if not any(isinstance(v, str) and v in allowed for v in values):
+        raise Deny(WRONG_AUDIENCE)
+
+
+def subject_of(claims: dict[str, Any], claim: str) -> str | None:
+    """The subject claim when it is a string (shared with `jwks`)."""
+    subject = claims.get(claim)
+    return subject if isinstance(subject, str) else None
+
+
+def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """Verify a compact JWS; return (claims, subject) or raise Deny with the reason."""
+    header_b64, payload_b64, signature_b64 = token_parts(token)
     header = json_object(b64url_decode(header_b64))
     if header.get("alg") != "HS256":
         raise Deny(ALG_NOT_ALLOWED)
@@ -187,16 +216,16 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     claims = json_object(b64url_decode(payload_b64))
     now = time.time()
     leeway = settings.leeway
-    exp = _number(claims, "exp")
+    exp = finite_claim(claims, "exp")
     if exp is None:
         raise Deny(MALFORMED_TOKEN, "exp is required")
     if now >= exp + leeway:
         raise Deny(EXPIRED)
     check_lifetime(exp, now, leeway, settings.max_lifetime)
-    nbf = _number(claims, "nbf")
+    nbf = finite_claim(claims, "nbf")
     if nbf is not None and now + leeway < nbf:
         raise Deny(NOT_YET_VALID)
-    iat = _number(claims, "iat")
+    iat = finite_claim(claims, "iat")
     if iat is not None and now + leeway < iat:
         raise Deny(NOT_YET_VALID, "issued in the future")
     if settings.max_age is not None:
@@ -207,9 +236,5 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     if settings.issuer is not None and claims.get("iss") != settings.issuer:
         raise Deny(WRONG_ISSUER)
     if settings.audiences:
-        aud = claims.get("aud")
-        values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(isinstance(a, str) and a in settings.audiences for a in values):
-            raise Deny(WRONG_AUDIENCE)
-    subject = claims.get(settings.subject_claim)
-    return claims, subject if isinstance(subject, str) else None
+        check_audience(claims.get("aud"), settings.audiences)
+    return claims, subject_of(claims, settings.subject_claim)

@@ -27,7 +27,6 @@ only. `iotws package` vendors both (Linux wheels) into the zip of a `jwks` spec.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from typing import Any
@@ -38,12 +37,20 @@ from iotws_authorizer.errors import (
     EXPIRED,
     MALFORMED_TOKEN,
     NOT_YET_VALID,
-    WRONG_AUDIENCE,
     WRONG_ISSUER,
     ConfigError,
     Deny,
 )
-from iotws_authorizer.hs256 import b64url_decode, check_lifetime, json_object
+from iotws_authorizer.hs256 import (
+    b64url_decode,
+    check_audience,
+    check_lifetime,
+    finite_claim,
+    json_object,
+    subject_claim,
+    subject_of,
+    token_parts,
+)
 
 # Reason codes of this mode (stable, like those in iotws_authorizer.errors).
 # ruff: noqa: S105 - reason codes, not passwords
@@ -163,10 +170,7 @@ def parse_settings(raw_config: dict[str, Any]) -> Settings:
     # IoT gives the whole authorizer 5 s (docs/custom-authorizer.md#response): a fetch may take at
     # most 3.
     s.fetch_timeout = float(_number(raw, "fetch_timeout_seconds", 1.5, 0.05, 3))
-    subject = raw.get("subject_claim", "sub")
-    if not isinstance(subject, str) or not subject:
-        raise ConfigError("jwks.subject_claim must be a non-empty string")
-    s.subject_claim = subject
+    s.subject_claim = subject_claim(raw, "jwks")
     lifetime = raw.get("max_lifetime_seconds")
     s.max_lifetime = (
         None if lifetime is None else int(_number(raw, "max_lifetime_seconds", 0, 60, 2592000))
@@ -438,11 +442,7 @@ def _find_key(kid: str, settings: Settings) -> _Key:
 
 def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     """Verify a compact JWS; return (claims, subject) or raise Deny with the reason."""
-    if not token.isascii():
-        raise Deny(MALFORMED_TOKEN, "not ASCII")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise Deny(MALFORMED_TOKEN, "not three parts")
+    parts = token_parts(token)
     header = json_object(b64url_decode(parts[0]))
     alg = header.get("alg")
     # Only the configured asymmetric algorithms: `none`, HS256 (an RSA public key used
@@ -464,9 +464,10 @@ def verify(token: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     if key.kty != _KTY[alg] or (key.alg is not None and key.alg != alg):
         raise Deny(ALG_NOT_ALLOWED, "the key is not for this algorithm")
     claims = _decode(token, key, alg, settings)
-    _check_audience(claims, settings)
-    subject = claims.get(settings.subject_claim)
-    return claims, subject if isinstance(subject, str) else None
+    if settings.token_use is not None and claims.get("token_use") != settings.token_use:
+        raise Deny(WRONG_TOKEN_USE)
+    check_audience(claims.get(settings.audience_claim), settings.audience)
+    return claims, subject_of(claims, settings.subject_claim)
 
 
 def _decode(token: str, key: _Key, alg: str, settings: Settings) -> dict[str, Any]:
@@ -508,21 +509,6 @@ def _decode(token: str, key: _Key, alg: str, settings: Settings) -> dict[str, An
         raise Deny(MALFORMED_TOKEN, "not a JSON object")
     # PyJWT accepts any number; require finite ones (`exp: 1e400` is infinity).
     for name in ("exp", "nbf", "iat"):
-        value = claims.get(name)
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise Deny(MALFORMED_TOKEN, f"{name} is not a finite number")
+        finite_claim(claims, name)
     check_lifetime(float(claims["exp"]), time.time(), settings.leeway, settings.max_lifetime)
     return claims
-
-
-def _check_audience(claims: dict[str, Any], settings: Settings) -> None:
-    if settings.token_use is not None and claims.get("token_use") != settings.token_use:
-        raise Deny(WRONG_TOKEN_USE)
-    value = claims.get(settings.audience_claim)
-    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    if not any(isinstance(v, str) and v in settings.audience for v in values):
-        raise Deny(WRONG_AUDIENCE)
