@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from iotws.bench.emulator import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "custom-authorizer"
 CHROMIUM = "/usr/bin/chromium"
@@ -110,12 +112,7 @@ def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
         ep.wait_log(r"Ctrl-C to stop")
         yield ep
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from iotws.bench.emulator import stop_process
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,12 +105,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatEmulator]:
             time.sleep(0.1)
         yield emu
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, grace=15)
 
 
 def test_banner_says_how_to_open_two_users(chat: ChatEmulator) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 import pytest
 
+from iotws.bench.emulator import stop_process
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,12 +100,7 @@ def guests_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guests
         g.wait_log(r"Ctrl-C to stop", timeout=30)
         yield g
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def test_config_json_has_the_guest_page_keys(guests_emulator: Guests) -> None:

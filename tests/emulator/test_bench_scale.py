@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from iotws.bench import harness, scale
-from iotws.bench.emulator import emulator_target
+from iotws.bench.emulator import emulator_target, stop_process
 
 
 def test_scale_harness_holds_connections_and_broadcasts(tmp_path: Path) -> None:
@@ -39,3 +42,16 @@ def test_publish_harness_counts_every_message_through_the_null_broker(
     rate, delivered = asyncio.run(run())
     assert delivered == 2000 * harness.FANOUT  # every message reached every subscriber
     assert rate > 0
+
+
+@pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["terminates", "killed"])
+def test_stop_process_ends_the_process(ignores_sigterm: bool) -> None:
+    # The benchmark and the end-to-end fixtures stop their brokers with it.
+    code = "import signal, time\n"
+    if ignores_sigterm:
+        code += "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    code += "print('ready', flush=True)\ntime.sleep(60)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    stop_process(proc, grace=0.5)
+    assert proc.returncode == (-signal.SIGKILL if ignores_sigterm else -signal.SIGTERM)

@@ -54,13 +54,13 @@ MESSAGES_FANOUT = 800
 WINDOW = 100  # QoS 1 publishes in flight (IoT allows 100, docs/data-plane.md#qos-and-keep-alive)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -73,10 +73,12 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10) -> None:
+    """Stop a broker process: SIGTERM, and SIGKILL if it has not exited after `grace`
+    seconds (the end-to-end tests stop their `iotws emulate` processes with it too)."""
     proc.terminate()
     try:
-        proc.wait(10)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
@@ -135,7 +137,7 @@ class _Tcp:
 def emulator_target(work: Path) -> Iterator[tuple[Target, Target]]:
     secret = os.urandom(24).hex()
     spec = load_spec(SPEC)
-    port, tcp_port = _free_port(), _free_port()
+    port, tcp_port = free_port(), free_port()
     env = {**os.environ, SECRET_ENV: secret}
     cmd = [sys.executable, "-m", "iotws.cli", "emulate", "--spec", str(SPEC)]
     cmd += ["--build", str(work / "build"), "--port", str(port), "--secret-env", SECRET_ENV]
@@ -144,21 +146,21 @@ def emulator_target(work: Path) -> Iterator[tuple[Target, Target]]:
     log = (work / "emulator.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        _wait_port(port, proc)
+        wait_port(port, proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):  # noqa: S310
             pass
         token = mint_hs256(secret.encode(), claims_for(spec, SUBJECT, "user"), ttl_seconds=3600)
-        _wait_port(tcp_port, proc)
+        wait_port(tcp_port, proc)
         yield (
             Target("emulator", f"ws://127.0.0.1:{port}/mqtt", token, proc.pid),
             Target("emulator", f"tcp://127.0.0.1:{tcp_port}", token, proc.pid),
         )
     finally:
-        _stop(proc)
+        stop_process(proc)
         log.close()
 
 
-def _mosquitto_exe() -> str | None:
+def mosquitto_exe() -> str | None:
     return shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
     )
@@ -166,7 +168,7 @@ def _mosquitto_exe() -> str | None:
 
 @contextmanager
 def _mosquitto(exe: str, work: Path, websockets: bool) -> Iterator[Target]:
-    port = _free_port()
+    port = free_port()
     conf = work / f"mosquitto-{'ws' if websockets else 'tcp'}.conf"
     conf.write_text(
         f"listener {port}{'' if websockets else ' 127.0.0.1'}\n"
@@ -178,12 +180,12 @@ def _mosquitto(exe: str, work: Path, websockets: bool) -> Iterator[Target]:
         [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_port(port, proc, 15)
+        wait_port(port, proc, 15)
         url = f"ws://127.0.0.1:{port}/mqtt" if websockets else f"tcp://127.0.0.1:{port}"
         yield Target("mosquitto", url)
     finally:
         if proc.poll() is None:
-            _stop(proc)
+            stop_process(proc)
 
 
 @contextmanager
@@ -197,7 +199,7 @@ def mosquitto_target(work: Path) -> Iterator[tuple[Target | None, str]]:
     `bind_interface` is configured. Benchmarks here listen on 127.0.0.1 only, so that
     work-around is not used and the reference falls back to TCP.
     """
-    exe = _mosquitto_exe()
+    exe = mosquitto_exe()
     if exe is None:
         yield None, "mosquitto not found (`make browser` installs it): emulator figures only"
         return

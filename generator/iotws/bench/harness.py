@@ -25,11 +25,11 @@ from iotws.bench.emulator import (
     CLIENT_PREFIX,
     TOPIC,
     Target,
-    _free_port,
-    _mosquitto_exe,
-    _stop,
-    _wait_port,
     emulator_target,
+    free_port,
+    mosquitto_exe,
+    stop_process,
+    wait_port,
 )
 from iotws_emulator import codec
 
@@ -163,24 +163,24 @@ async def _serve_null(port: int) -> None:
 
 def _null_rate() -> float:
     """The null broker in a process of its own, as the brokers it is compared with."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "iotws.bench.harness", "--null-broker", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port, proc, 15)
+        wait_port(port, proc, 15)
         return asyncio.run(_measure("127.0.0.1", port, None))[0]
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _mosquitto_rate(work: Path) -> float | None:
-    exe = _mosquitto_exe()
+    exe = mosquitto_exe()
     if exe is None:
         return None
-    port = _free_port()
+    port = free_port()
     conf = work / "mosquitto-harness.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
@@ -190,11 +190,11 @@ def _mosquitto_rate(work: Path) -> float | None:
         [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_port(port, proc, 15)
+        wait_port(port, proc, 15)
         return asyncio.run(_measure("127.0.0.1", port, None))[0]
     finally:
         if proc.poll() is None:
-            _stop(proc)
+            stop_process(proc)
 
 
 def _emulator_rate(target: Target) -> float:
