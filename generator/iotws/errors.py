@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class IotwsError(Exception):
     """An error the CLI reports as one clear message and a non-zero exit, never a traceback."""
@@ -19,6 +21,18 @@ class IotwsError(Exception):
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
+
+
+def read_text(path: Path, field: str, missing_fix: str) -> str:
+    """The UTF-8 text of the file an option (`field`) names: an IotwsError naming the option
+    when the file is missing (with `missing_fix`) or cannot be read. The text is the file
+    verbatim (no newline translation: `Spec.text` is the spec file as written)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise IotwsError(f"no such file: {path}", field=field, fix=missing_fix) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IotwsError(f"cannot read {path}: {exc}", field=field) from None
 
 
 class SpecError(IotwsError):

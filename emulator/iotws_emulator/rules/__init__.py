@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from iotws.errors import IotwsError
+from iotws.errors import IotwsError, read_text
 from iotws_emulator.rules.actions import LambdaInvoker, PublishFn
 from iotws_emulator.rules.engine import RulesEngine, compile_rules
 from iotws_emulator.rules.functions import Backends, LocalAws, load_backends
@@ -36,13 +36,10 @@ class LocalRules:
         invoker: LambdaInvoker | None = None,
     ) -> LocalRules:
         """Read and compile build/rules.json (refusing what cannot run); starts nothing."""
+        text = read_text(rules_path, "--build", "run `iotws generate` (make generate)")
         try:
-            document = json.loads(rules_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IotwsError(
-                f"no {rules_path}", field="--build", fix="run `iotws generate` (make generate)"
-            ) from None
-        except (OSError, ValueError) as exc:
+            document = json.loads(text)
+        except ValueError as exc:
             raise IotwsError(f"cannot read {rules_path}: {exc}", field="--build") from None
         engine = compile_rules(
             document,

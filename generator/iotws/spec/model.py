@@ -21,7 +21,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from iotws.errors import IotwsError, SpecError
+from iotws.errors import IotwsError, SpecError, read_text
 from iotws.iot.facts import (
     CLIENT_ID_MAX_BYTES,
     COGNITO_IDENTITY_ID_MAX_LENGTH,
@@ -217,15 +217,7 @@ def schema() -> dict[str, Any]:
 
 def load_spec(path: str | Path) -> Spec:
     p = Path(path)
-    try:
-        # Bytes, decoded without newline translation: `Spec.text` is the file, verbatim.
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise IotwsError(
-            f"no such file: {p}", field="--spec", fix="give the path of your access.yaml"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IotwsError(f"cannot read {p}: {exc}", field="--spec") from None
+    text = read_text(p, "--spec", "give the path of your access.yaml")
     return parse_spec(text, source=str(p))
 
 
