@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from iotws.iot.arns import PARTITIONS, Arn, glob_match, has_wildcard, parse_arn
+from iotws.iot.topics import is_wildcard
 from iotws.policy.evaluator import PolicySet, StatementView
 
 SEVERITIES = ("error", "warning", "info")
@@ -150,6 +151,14 @@ def iot_arns(view: StatementView) -> Iterator[tuple[str, Arn]]:
         arn = iot_arn(r)
         if arn is not None:
             yield r, arn
+
+
+def mqtt_wildcard_resources(view: StatementView, rtype: str) -> Iterator[str]:
+    """The statement's `rtype` resources (`topic`, `topicfilter`) whose name holds an MQTT
+    wildcard, `+` or `#`: policies read them literally (IOTWS005, IOTWS019)."""
+    for r, arn in iot_arns(view):
+        if arn.rtype == rtype and is_wildcard(arn.name):
+            yield r
 
 
 def allows_resources(view: StatementView) -> bool:

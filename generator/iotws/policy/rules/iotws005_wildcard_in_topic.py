@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iotws.policy.evaluator import StatementView
-from iotws.policy.rules._base import Context, Hit, Rule, iot_arns
+from iotws.policy.rules._base import Context, Hit, Rule, mqtt_wildcard_resources
 
 
 def check(view: StatementView, ctx: Context) -> Iterator[Hit]:
-    for r, arn in iot_arns(view):
-        if arn.rtype == "topic" and ("+" in arn.name or "#" in arn.name):
-            yield Hit(
-                f"'+'/'#' in topic resource {r!r} are literal in policies and cannot occur "
-                "in a topic name: it never matches a real topic",
-                view.document,
-                view.statement,
-            )
+    for r in mqtt_wildcard_resources(view, "topic"):
+        yield Hit(
+            f"'+'/'#' in topic resource {r!r} are literal in policies and cannot occur "
+            "in a topic name: it never matches a real topic",
+            view.document,
+            view.statement,
+        )
 
 
 RULE = Rule(

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iotws.policy.evaluator import StatementView
-from iotws.policy.rules._base import Context, Hit, Rule, iot_arns
+from iotws.policy.rules._base import Context, Hit, Rule, mqtt_wildcard_resources
 
 
 def check(view: StatementView, ctx: Context) -> Iterator[Hit]:
-    for r, arn in iot_arns(view):
-        if arn.rtype == "topicfilter" and ("+" in arn.name or "#" in arn.name):
-            yield Hit(
-                f"'+'/'#' in {r!r} are literal: only a SUBSCRIBE to exactly that filter is "
-                "allowed (a/+ does not cover a/x or a/#)",
-                view.document,
-                view.statement,
-            )
+    for r in mqtt_wildcard_resources(view, "topicfilter"):
+        yield Hit(
+            f"'+'/'#' in {r!r} are literal: only a SUBSCRIBE to exactly that filter is "
+            "allowed (a/+ does not cover a/x or a/#)",
+            view.document,
+            view.statement,
+        )
 
 
 RULE = Rule(
