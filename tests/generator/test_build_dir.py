@@ -24,7 +24,7 @@ from iotws import build as builds
 from iotws.cli import main
 from iotws.errors import IotwsError
 from iotws.spec.model import load_spec
-from iotws_emulator.app import resolve
+from iotws_emulator.app import prepare, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 IOTWS = str(Path(sys.executable).with_name("iotws"))  # .venv/bin/iotws
@@ -222,3 +222,29 @@ def test_package_and_simulate_refuse_a_build_of_another_kit(
     err = capsys.readouterr().err
     assert "--build: " in err and "was built by iotws 0.0.9" in err and "make generate" in err
     assert not (out / "authorizer.zip").exists()
+
+
+def test_emulate_with_both_repackages_a_stale_zip_and_warns_of_a_newer_spec(
+    tmp_path: Path,
+) -> None:
+    """--spec S --build DIR of S's text: a zip of another configuration is packaged again
+    from DIR (no rendering). --build DIR alone when S changed since: DIR is used, and the
+    banner's notes say S changed."""
+    spec = tmp_path / "access.yaml"
+    spec.write_bytes(SEED.read_bytes())
+    out, other = tmp_path / "build", tmp_path / "other"
+    _generate(spec, out)
+    prod = tmp_path / "prod.yaml"
+    prod.write_text(SEED.read_text().replace("stage: dev", "stage: prod"))
+    _generate(prod, other)
+    assert main(["package", "--build", str(other), "--out", str(out / "authorizer.zip")]) == 0
+    prep = prepare(resolve(str(spec), str(out)))
+    assert prep.config["name"] == "seed-dev-authorizer"
+    assert any("packaged the authorizer again" in n for n in prep.notes), prep.notes
+    assert json.loads((out / "metadata.json").read_text())["spec"]["path"] == "../access.yaml"
+
+    spec.write_text(SEED.read_text() + "# changed\n")
+    source = resolve(None, str(out))
+    assert source.from_build and source.spec_file == spec.resolve()
+    assert any("access.yaml changed since this build" in n for n in source.notes)
+    assert source.spec.text == SEED.read_text()  # the build's copy, not the newer file
