@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -106,11 +107,54 @@ def authorizer_config_schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern (ECMA-262) as a Python regex: `$` (outside a character class)
+    ends the string, where Python's `$` also matches before a final newline; `\\d`, `\\w`
+    are ASCII. The authorizer matches the same patterns with `re.fullmatch`."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _config_validator() -> Any:
+    cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+    return cls(authorizer_config_schema())
+
+
+def authorizer_config_is_valid(config: Any) -> bool:
+    """True when `config` follows the schema (stops at the first violation)."""
+    valid: bool = _config_validator().is_valid(config)
+    return valid
+
+
 def authorizer_config_errors(config: Any) -> list[str]:
     """Schema violations of an authorizer configuration, each as `path: message`."""
-    validator = jsonschema.Draft202012Validator(authorizer_config_schema())
     out = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
+    for err in sorted(
+        _config_validator().iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         out.append(f"{where}: {err.message}")
     return out
@@ -223,6 +267,10 @@ def generate(spec: Spec | str | Path, out: str | Path, *, lint: bool = True) -> 
     return b
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_authorizer_config(build_dir: str | Path) -> dict[str, Any]:
     """The authorizer configuration of a build directory written by `iotws generate`,
     checked against the schema (what `iotws package --build DIR` zips)."""
@@ -241,7 +289,8 @@ def read_authorizer_config(build_dir: str | Path) -> dict[str, Any]:
             fix="Cognito-only specs need no Lambda; else run `iotws generate` (make generate)",
         )
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        # NaN and Infinity are not JSON (RFC 8259): the authorizer refuses them too.
+        raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise IotwsError(
             f"{path} is not readable JSON ({type(exc).__name__})",

@@ -326,7 +326,10 @@ def _padded_profile(filler: int) -> dict[str, Any]:
             },
         ],
     }
-    return {"client_id": {"template": "${iotws:claim.sub}-", "wildcard": True}, "documents": [doc]}
+    return {
+        "client_id": {"template": "u-${iotws:claim.sub}-", "wildcard": True},
+        "documents": [json.dumps(doc, separators=(",", ":"))],
+    }
 
 
 def test_document_over_2048_characters_after_filling_is_denied(
@@ -335,10 +338,10 @@ def test_document_over_2048_characters_after_filling_is_denied(
     # GIVEN a document that fits with a short subject but not with a 64-character one
     config["profiles"]["user"] = _padded_profile(1800)
     authorizer = make_authorizer(config)
-    short = authorizer(simple(mint(sub="al"), client_id="al-1"))
+    short = authorizer(simple(mint(sub="al"), client_id="u-al-1"))
     valid(short, allowed=True)
     long_sub = "a" * 64
-    response = authorizer(simple(mint(sub=long_sub), client_id=f"{long_sub}-1"))
+    response = authorizer(simple(mint(sub=long_sub), client_id=f"u-{long_sub}-1"))
     valid(response, allowed=False)
     assert authorizer.reason == "policy_too_large"
 

@@ -103,6 +103,7 @@ def test_jwks_mode_without_its_module_denies(
     make_authorizer: Any, config: dict[str, Any], mint: Callable[..., str], simple: Any, valid: Any
 ) -> None:
     config["mode"] = "jwks"
+    del config["hs256"]
     config["jwks"] = {"url": "https://auth.example.com/.well-known/jwks.json"}
     authorizer = make_authorizer(config)
     for ev in (simple(mint()), simple(client_id="anon-1")):
@@ -135,7 +136,8 @@ def test_a_verifier_module_plugs_into_the_registry(
     module.verify = verify  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "iotws_authorizer.jwks", module)
     config["mode"] = "jwks"
-    config["jwks"] = {"accept": "good"}
+    del config["hs256"]  # a section of another mode is refused
+    config["jwks"] = {"accept": "good"}  # the mode's own section: its module's to check
     authorizer = make_authorizer(config)
     valid(authorizer(simple("good", client_id="u-carol-1")), allowed=True)
     assert authorizer.last_log["mode"] == "jwks"
@@ -269,7 +271,7 @@ def test_configuration_is_loaded_once_per_container(
 def test_generated_configuration_keys_are_accepted(
     make_authorizer: Any, config: dict[str, Any], simple: Any, valid: Any
 ) -> None:
-    # Keys this authorizer does not use (e.g. signing_enabled) are ignored.
+    # Keys of the schema that this authorizer does not use (signing_enabled) are accepted.
     config["signing_enabled"] = False
     authorizer = make_authorizer(config)
     valid(authorizer(simple(client_id="anon-1")), allowed=True)

@@ -3,6 +3,8 @@
 Modules, one concern each:
 
 - `config`: loads `iotws_config.json` once per container and compiles it.
+- `fields`: typed reads of its fields by the configuration's JSON Schema; errors name the
+  field.
 - `event`: the typed view of the IoT Core event (docs/custom-authorizer.md#event).
 - `tokens`: finds the token in that view.
 - `verifiers`: the verifier registry keyed by mode (`hs256` built in; `jwks` is an

@@ -1,4 +1,9 @@
-"""Load `iotws_config.json` (shape: generator/INTERNALS.md "Authorizer configuration").
+"""Load `iotws_config.json` (generator/INTERNALS.md "Authorizer configuration").
+
+Its contract is the JSON Schema the build checks it with (package data of the toolchain,
+`iotws/schema/authorizer-config.schema.json`): `parse` refuses exactly what the schema
+refuses, with a ConfigError that names the field (`iotws_authorizer.fields`), and then
+what a schema cannot say (regexes compile, named profiles and slots exist).
 
 The file is read and compiled lazily, once per container, on the first request: regexes
 are compiled, policy documents are re-serialised as compact JSON (so that their length
@@ -16,6 +21,7 @@ import os
 import re
 from typing import Any
 
+from iotws_authorizer import fields
 from iotws_authorizer.errors import ConfigError
 
 CONFIG_ENV = "IOTWS_CONFIG"
@@ -35,10 +41,15 @@ SLOT_REGION = "${iotws:region}"
 SLOT_ACCOUNT = "${iotws:account}"
 # Patterns used only while parsing (re caches them); nothing is compiled at import time.
 _SLOT = r"\$\{iotws:([^}]*)\}"
-_CLAIM_NAME = r"[a-z][a-z0-9_]{0,31}"
-_KEY_NAME = r"[a-zA-Z0-9_-]{1,128}"
+# The schema's patterns, without their ^...$ (tests/authorizer/test_config_contract.py
+# checks that they are the same).
+CLAIM_NAME_PATTERN = r"[a-z][a-z0-9_]{0,31}"
+KEY_NAME_PATTERN = r"[a-zA-Z0-9_-]{1,128}"
+NAME_PATTERN = r"[A-Za-z0-9_=,@-]{1,128}"
 REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
 ACCOUNT_PATTERN = r"[0-9]{12}"
+SIGNING_KEY_NAME_PATTERN = r"[a-zA-Z0-9:_-]+"
+PEM_PREFIX = "-----BEGIN PUBLIC KEY-----"
 
 
 class TokenSettings:
@@ -196,120 +207,150 @@ def _read() -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read {FILE_NAME}: {type(exc).__name__}") from None
     try:
-        return json.loads(data)
+        # NaN and Infinity are not JSON (RFC 8259), nor are they in the schema's ranges.
+        return json.loads(data, parse_constant=_not_json)
     except ValueError:
         raise ConfigError(f"{FILE_NAME} is not valid JSON") from None
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 # --------------------------------------------------------------------------- parsing
+# The rules are the JSON Schema's (module docstring): keys, types, enums, ranges, patterns.
+# What a schema cannot say is checked after them: regexes compile, names of profiles and
+# slots exist, templates keep to identity.charset, documents are JSON objects.
 
-
-def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in obj:
-        raise ConfigError(f"{where}.{key} is missing")
-    value = obj[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ConfigError(f"{where}.{key} has the wrong type")
-    return value
-
-
-def _int(obj: dict[str, Any], key: str, where: str, lo: int, hi: int) -> int:
-    value = _get(obj, key, int, where)
-    if isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"{where}.{key} must be an integer in {lo}..{hi}")
-    return int(value)
-
-
-def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ConfigError(f"{where}.{key} must be a non-empty string or null")
-    return value
+_TOP_REQUIRED = (
+    "version",
+    "mode",
+    "name",
+    "prefix",
+    "region",
+    "account",
+    "token",
+    "session",
+    "identity",
+    "claims",
+    "public_profile",
+    "selection",
+    "signing_enabled",
+    "profiles",
+)
+_TOP_OPTIONAL = ("signing_public_keys", "hs256", "jwks")
+_MODE_SECTIONS = ("hs256", "jwks")  # each only in its own mode
 
 
 def parse(raw: Any) -> Config:
     """Validate and compile a configuration dict; raises ConfigError naming the field."""
-    if not isinstance(raw, dict):
-        raise ConfigError("configuration must be a JSON object")
-    if raw.get("version") != 1:
+    raw = fields.obj(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
+    version = raw["version"]
+    if isinstance(version, bool) or version != 1:
         raise ConfigError("version must be 1")
     cfg = Config()
-    cfg.mode = _get(raw, "mode", str, "config")
-    if cfg.mode not in MODES:
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}")
-    name, prefix = raw.get("name"), raw.get("prefix")
-    cfg.name = name if isinstance(name, str) else ""
-    cfg.prefix = prefix if isinstance(prefix, str) else ""
-    cfg.region = _opt_str(raw, "region", "config")
-    if cfg.region is not None and not re.fullmatch(REGION_PATTERN, cfg.region):
-        raise ConfigError("region is not an AWS region name")
-    cfg.account = _opt_str(raw, "account", "config")
-    if cfg.account is not None and not re.fullmatch(ACCOUNT_PATTERN, cfg.account):
-        raise ConfigError("account must be 12 digits")
+    cfg.mode = fields.choice(raw["mode"], "mode", MODES)
+    cfg.name = fields.text(raw["name"], "name", pattern=NAME_PATTERN)
+    cfg.prefix = fields.text(raw["prefix"], "prefix")
+    cfg.region = fields.text(raw["region"], "region", pattern=REGION_PATTERN, null=True)
+    cfg.account = fields.text(raw["account"], "account", pattern=ACCOUNT_PATTERN, null=True)
+    for section in _MODE_SECTIONS:
+        if section in raw and cfg.mode != section:
+            raise ConfigError(f"{section} is only used in mode {section} (mode is {cfg.mode})")
 
-    token = _get(raw, "token", dict, "config")
-    key_name = _get(token, "key_name", str, "token")
-    if not re.fullmatch(_KEY_NAME, key_name):
-        raise ConfigError("token.key_name must match ^[a-zA-Z0-9_-]{1,128}$")
-    sources = _get(token, "sources", list, "token")
-    if any(s not in TOKEN_SOURCES for s in sources) or len(set(sources)) != len(sources):
-        raise ConfigError(f"token.sources: each of {', '.join(TOKEN_SOURCES)} at most once")
-    max_length = _int(token, "max_length", "token", 1, 65536)
+    token = fields.obj(raw["token"], "token", ("key_name", "sources", "max_length"))
+    key_name = fields.text(token["key_name"], "token.key_name", pattern=KEY_NAME_PATTERN)
+    sources = fields.array(token["sources"], "token.sources")
+    for index, source in enumerate(sources):
+        fields.choice(source, f"token.sources[{index}]", TOKEN_SOURCES)
+    fields.unique(sources, "token.sources")
+    max_length = fields.integer(token["max_length"], "token.max_length", 1, 65536)
     cfg.token = TokenSettings(key_name, tuple(sources), max_length)
 
-    session = _get(raw, "session", dict, "config")
-    cfg.refresh_after = _int(session, "refresh_after_seconds", "session", SESSION_MIN, SESSION_MAX)
-    cfg.disconnect_after = _int(
-        session, "disconnect_after_seconds", "session", SESSION_MIN, SESSION_MAX
+    session = fields.obj(
+        raw["session"], "session", ("refresh_after_seconds", "disconnect_after_seconds")
+    )
+    cfg.refresh_after = fields.integer(
+        session["refresh_after_seconds"], "session.refresh_after_seconds", SESSION_MIN, SESSION_MAX
+    )
+    cfg.disconnect_after = fields.integer(
+        session["disconnect_after_seconds"],
+        "session.disconnect_after_seconds",
+        SESSION_MIN,
+        SESSION_MAX,
     )
 
-    identity = _get(raw, "identity", dict, "config")
-    charset = _get(identity, "charset", str, "identity")
-    try:
-        # ASCII-only classes; callers use fullmatch (a `$` anchor would accept a final "\n").
-        compiled = re.compile(charset, re.ASCII)
-    except re.error:
-        raise ConfigError("identity.charset is not a valid regular expression") from None
-    cfg.charset = compiled
-    cfg.client_id_max_bytes = _int(
-        identity, "client_id_max_bytes", "identity", 1, CLIENT_ID_MAX_BYTES
+    identity = fields.obj(raw["identity"], "identity", ("charset", "client_id_max_bytes"))
+    charset = fields.text(identity["charset"], "identity.charset", min_length=1)
+    cfg.client_id_max_bytes = fields.integer(
+        identity["client_id_max_bytes"], "identity.client_id_max_bytes", 1, CLIENT_ID_MAX_BYTES
     )
 
-    claims = raw.get("claims") or {}
-    if not isinstance(claims, dict):
-        raise ConfigError("claims must be an object")
+    claims = fields.mapping(raw["claims"], "claims")
+    patterns: dict[str, str] = {}
     for name, rule in claims.items():
-        if not re.fullmatch(_CLAIM_NAME, name) or not isinstance(rule, dict):
-            raise ConfigError(f"claims.{name} is not a valid claim declaration")
-        cfg.claim_max[name] = _int(rule, "max_length", f"claims.{name}", 1, 128)
-        # The claim's declared character set (ACCESS_SPEC.md "claims"): values are matched
-        # against it before any substitution, so templates stay self-delimiting.
-        pattern = _get(rule, "pattern", str, f"claims.{name}")
-        try:
-            cfg.claim_patterns[name] = re.compile(pattern, re.ASCII)
-        except re.error:
-            raise ConfigError(f"claims.{name}.pattern is not a valid regular expression") from None
+        where = f"claims.{name}"
+        if not re.fullmatch(CLAIM_NAME_PATTERN, name, re.ASCII):
+            raise ConfigError(f"{where}: a claim name must match ^{CLAIM_NAME_PATTERN}$")
+        rule = fields.obj(rule, where, ("max_length", "charset", "pattern"))
+        cfg.claim_max[name] = fields.integer(rule["max_length"], f"{where}.max_length", 1, 128)
+        fields.text(rule["charset"], f"{where}.charset", min_length=1)
+        patterns[name] = fields.text(rule["pattern"], f"{where}.pattern", min_length=1)
 
-    raw_profiles = _get(raw, "profiles", dict, "config")
+    public = fields.text(raw["public_profile"], "public_profile", min_length=1, null=True)
+    if public is None and cfg.mode == "public":
+        raise ConfigError("public_profile is required in mode public")
+    raw_selection = raw["selection"]
+    if cfg.mode == "public" and raw_selection is not None:
+        raise ConfigError("selection must be null in mode public (no token picks a profile)")
+    if cfg.mode != "public" and not isinstance(raw_selection, dict):
+        raise ConfigError(f"selection must be an object in mode {cfg.mode}")
+    fields.boolean(raw["signing_enabled"], "signing_enabled")
+    if "signing_public_keys" in raw:
+        keys = fields.mapping(raw["signing_public_keys"], "signing_public_keys")
+        for key_id, pem in keys.items():
+            where = f"signing_public_keys.{key_id}"
+            if not re.fullmatch(SIGNING_KEY_NAME_PATTERN, key_id, re.ASCII):
+                raise ConfigError(f"{where}: a key name must match ^{SIGNING_KEY_NAME_PATTERN}$")
+            if not isinstance(pem, str) or not pem.startswith(PEM_PREFIX):
+                raise ConfigError(f"{where} must be a PEM public key ({PEM_PREFIX}...)")
+    raw_profiles = fields.mapping(raw["profiles"], "profiles")
+    if not raw_profiles:
+        raise ConfigError("profiles must name at least one profile")
+    for name, raw_profile in raw_profiles.items():
+        _profile_shape(name, raw_profile)
+    if raw_selection is not None:
+        _selection_shape(raw_selection)
+    verifier = None
+    if cfg.mode != "public":
+        from iotws_authorizer import verifiers
+
+        # The mode's own section (hs256/jwks), checked by its verifier module.
+        verifier = verifiers.get(cfg.mode)
+        cfg.verifier_settings = verifier.parse_settings(raw)
+
+    # What the schema cannot say: regexes compile, names exist, slots are known.
+    cfg.charset = _regex(charset, "identity.charset")
+    for name, pattern in patterns.items():
+        cfg.claim_patterns[name] = _regex(pattern, f"claims.{name}.pattern")
     for name, raw_profile in raw_profiles.items():
         cfg.profiles[name] = _profile(name, raw_profile, cfg)
-
-    public = _opt_str(raw, "public_profile", "config")
     if public is not None:
         cfg.public_profile = _lookup(cfg, public, "public_profile")
         if cfg.public_profile.claims:
             raise ConfigError("public_profile uses claims, but anonymous clients have none")
-    if cfg.mode == "public":
-        if cfg.public_profile is None:
-            raise ConfigError("public_profile is required in mode public")
-        return cfg
-
-    cfg.selection = _selection(_get(raw, "selection", dict, "config"), cfg)
-    from iotws_authorizer import verifiers
-
-    cfg.verifier = verifiers.get(cfg.mode)
-    cfg.verifier_settings = cfg.verifier.parse_settings(raw)
+    if raw_selection is not None:
+        cfg.selection = _selection(raw_selection, cfg)
+    cfg.verifier = verifier
     return cfg
+
+
+def _regex(pattern: str, where: str) -> re.Pattern[str]:
+    try:
+        # ASCII-only classes; callers use fullmatch (a `$` anchor would accept a final "\n").
+        return re.compile(pattern, re.ASCII)
+    except re.error:
+        raise ConfigError(f"{where} is not a valid regular expression") from None
 
 
 def compiled_charset(cfg: Config) -> re.Pattern[str]:
@@ -324,24 +365,36 @@ def _lookup(cfg: Config, name: str, where: str) -> Profile:
     return cfg.profiles[name]
 
 
-def _selection(raw: dict[str, Any], cfg: Config) -> Selection:
-    claim = raw.get("claim")
-    names = (claim,) if isinstance(claim, str) else tuple(claim) if isinstance(claim, list) else ()
-    if not names or not all(isinstance(n, str) and n for n in names):
+def _selection_shape(raw: dict[str, Any]) -> None:
+    fields.obj(raw, "selection", ("claim", "values", "order", "default"))
+    claim = raw["claim"]
+    if isinstance(claim, list):
+        fields.array(claim, "selection.claim", min_items=1)
+        for index, name in enumerate(claim):
+            fields.text(name, f"selection.claim[{index}]", min_length=1)
+    elif not isinstance(claim, str) or not claim:
         raise ConfigError("selection.claim must be a claim name or a list of claim names")
-    values = raw.get("values") or {}
-    if not isinstance(values, dict):
-        raise ConfigError("selection.values must be an object")
+    for key, profile in fields.mapping(raw["values"], "selection.values").items():
+        fields.text(profile, f"selection.values.{key}")
+    order = fields.array(raw["order"], "selection.order")
+    for index, key in enumerate(order):
+        fields.text(key, f"selection.order[{index}]")
+    fields.unique(order, "selection.order")
+    fields.text(raw["default"], "selection.default", min_length=1, null=True)
+
+
+def _selection(raw: dict[str, Any], cfg: Config) -> Selection:
+    claim = raw["claim"]
+    names = (claim,) if isinstance(claim, str) else tuple(claim)
+    values: dict[str, str] = raw["values"]
     for key, profile in values.items():
-        if not isinstance(profile, str):
-            raise ConfigError("selection.values must map strings to profile names")
         _lookup(cfg, profile, f"selection.values.{key}")
     # `order`: the spec's order of `values` (JSON writers may sort object keys); the first
     # value in this order that a token holds picks the profile.
-    order = raw.get("order", list(values))
-    if not isinstance(order, list) or sorted(order) != sorted(values):
+    order: list[str] = raw["order"]
+    if sorted(order) != sorted(values):
         raise ConfigError("selection.order must list every key of selection.values once")
-    default = _opt_str(raw, "default", "selection")
+    default = raw["default"]
     if default is not None:
         _lookup(cfg, default, "selection.default")
     return Selection(names, {key: values[key] for key in order}, default)
@@ -367,43 +420,44 @@ def _slots(text: str, cfg: Config, where: str) -> tuple[list[str], bool, bool, b
     return claims, client, region, account
 
 
-def _profile(name: str, raw: Any, cfg: Config) -> Profile:
+def _profile_shape(name: str, raw: Any) -> None:
     where = f"profiles.{name}"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be an object")
-    rule = _get(raw, "client_id", dict, where)
-    template = _get(rule, "template", str, f"{where}.client_id")
-    wildcard = rule.get("wildcard", False)
-    if not isinstance(wildcard, bool):
-        raise ConfigError(f"{where}.client_id.wildcard must be a boolean")
+    fields.obj(raw, where, ("client_id", "documents"))
+    rule = fields.obj(raw["client_id"], f"{where}.client_id", ("template", "wildcard"))
+    template = fields.text(rule["template"], f"{where}.client_id.template")
+    if not fields.boolean(rule["wildcard"], f"{where}.client_id.wildcard") and not template:
+        raise ConfigError(f"{where}.client_id.template is empty, which needs wildcard true")
+    docs = fields.array(raw["documents"], f"{where}.documents", 1, MAX_DOCUMENTS)
+    for index, doc in enumerate(docs):
+        fields.text(doc, f"{where}.documents[{index}]", min_length=2, max_length=MAX_DOCUMENT_CHARS)
+
+
+def _profile(name: str, raw: dict[str, Any], cfg: Config) -> Profile:
+    """A profile whose shape `_profile_shape` checked: slots resolved, documents compacted."""
+    where = f"profiles.{name}"
+    template: str = raw["client_id"]["template"]
+    wildcard: bool = raw["client_id"]["wildcard"]
     claims, client, region, account = _slots(template, cfg, f"{where}.client_id")
     if client:
         raise ConfigError(f"{where}.client_id.template cannot use the client id itself")
     literal = re.sub(_SLOT, "", template)
     if literal and not compiled_charset(cfg).fullmatch(literal):
         raise ConfigError(f"{where}.client_id.template has characters outside identity.charset")
-    if not template and not wildcard:
-        raise ConfigError(f"{where}.client_id: an empty template needs wildcard")
-
-    raw_docs = _get(raw, "documents", list, where)
-    if not raw_docs or len(raw_docs) > MAX_DOCUMENTS:
-        raise ConfigError(f"{where}.documents: 1 to {MAX_DOCUMENTS} documents")
     documents: list[str] = []
-    for index, doc in enumerate(raw_docs):
-        if isinstance(doc, str):
-            try:
-                doc = json.loads(doc)
-            except ValueError:
-                raise ConfigError(f"{where}.documents[{index}] is not JSON") from None
+    for index, text in enumerate(raw["documents"]):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise ConfigError(f"{where}.documents[{index}] is not JSON") from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{where}.documents[{index}] must be a JSON object")
         # Compact and canonical: the filled text's length is then its compact length.
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-        doc_claims, _, doc_region, doc_account = _slots(text, cfg, f"{where}.documents[{index}]")
+        compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        doc_claims, _, doc_region, doc_account = _slots(compact, cfg, f"{where}.documents[{index}]")
         claims += doc_claims
         region = region or doc_region
         account = account or doc_account
-        documents.append(text)
+        documents.append(compact)
     return Profile(
         name,
         template,

@@ -8,7 +8,7 @@ configured; `max_age_seconds` (when set) requires `iat`. The signature is checke
 `hmac.compare_digest` before the payload is decoded.
 
 The JWS pieces both token modes apply the same way (the three parts, strict base64url and
-JSON, finite date claims, the lifetime bound, the audience, the subject and its setting)
+JSON, finite date claims, the lifetime bound, the audience and the subject)
 are defined here once and imported by `jwks`.
 """
 
@@ -23,7 +23,7 @@ import math
 import time
 from typing import Any
 
-from iotws_authorizer import secrets
+from iotws_authorizer import fields, secrets
 from iotws_authorizer.errors import (
     ALG_NOT_ALLOWED,
     BAD_SIGNATURE,
@@ -36,6 +36,15 @@ from iotws_authorizer.errors import (
     Deny,
 )
 
+KEYS = (  # every key of the `hs256` section is required
+    "secret",
+    "issuer",
+    "audience",
+    "leeway_seconds",
+    "max_age_seconds",
+    "max_lifetime_seconds",
+    "subject_claim",
+)
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -63,58 +72,32 @@ class Settings:
 
 
 def parse_settings(raw_config: dict[str, Any]) -> Settings:
-    raw = raw_config.get("hs256")
-    if not isinstance(raw, dict):
-        raise ConfigError("hs256 section is missing")
+    """The `hs256` section, by the configuration's JSON Schema (see `iotws_authorizer.fields`)."""
+    if "hs256" not in raw_config:
+        raise ConfigError("hs256 is missing (mode hs256)")
+    raw = fields.obj(raw_config["hs256"], "hs256", KEYS)
     s = Settings()
-    secret = raw.get("secret")
-    if not isinstance(secret, dict):
-        raise ConfigError("hs256.secret is missing")
-    s.source = secret.get("source")  # type: ignore[assignment]
-    s.secret_name = secret.get("name")  # type: ignore[assignment]
-    if s.source not in secrets.SOURCES:
-        raise ConfigError(f"hs256.secret.source must be one of {', '.join(secrets.SOURCES)}")
-    if not isinstance(s.secret_name, str) or not s.secret_name:
-        raise ConfigError("hs256.secret.name must be a non-empty string")
-    issuer = raw.get("issuer")
-    if issuer is not None and (not isinstance(issuer, str) or not issuer):
-        raise ConfigError("hs256.issuer must be a non-empty string or null")
-    s.issuer = issuer
-    audience = raw.get("audience")
-    audiences = [audience] if isinstance(audience, str) else audience
-    if audience is not None and (
-        not isinstance(audiences, list)
-        or not audiences
-        or not all(isinstance(a, str) and a for a in audiences)
-    ):
-        raise ConfigError("hs256.audience must be a string, a list of strings or null")
-    s.audiences = frozenset(audiences or ())
-    s.leeway = _int_setting(raw, "leeway_seconds", 0, 0, 300)
-    max_age = raw.get("max_age_seconds")
-    s.max_age = None if max_age is None else _int_setting(raw, "max_age_seconds", 0, 1, 10**9)
-    lifetime = raw.get("max_lifetime_seconds")
-    s.max_lifetime = (
-        None if lifetime is None else _int_setting(raw, "max_lifetime_seconds", 0, 60, 2592000)
+    secret = fields.obj(raw["secret"], "hs256.secret", ("source", "name"))
+    s.source = fields.choice(secret["source"], "hs256.secret.source", secrets.SOURCES)
+    s.secret_name = fields.text(secret["name"], "hs256.secret.name", min_length=1)
+    s.issuer = fields.text(raw["issuer"], "hs256.issuer", min_length=1, null=True)
+    audience = raw["audience"]
+    if isinstance(audience, list):
+        fields.array(audience, "hs256.audience", min_items=1)
+        for index, value in enumerate(audience):
+            fields.text(value, f"hs256.audience[{index}]", min_length=1)
+    else:
+        fields.text(audience, "hs256.audience", min_length=1, null=True)
+    s.audiences = frozenset([audience] if isinstance(audience, str) else audience or ())
+    s.leeway = fields.integer(raw["leeway_seconds"], "hs256.leeway_seconds", 0, 300)
+    s.max_age = fields.integer(
+        raw["max_age_seconds"], "hs256.max_age_seconds", 60, 604800, null=True
     )
-    s.subject_claim = subject_claim(raw, "hs256")
+    s.max_lifetime = fields.integer(
+        raw["max_lifetime_seconds"], "hs256.max_lifetime_seconds", 60, 2592000, null=True
+    )
+    s.subject_claim = fields.text(raw["subject_claim"], "hs256.subject_claim", min_length=1)
     return s
-
-
-def subject_claim(raw: dict[str, Any], section: str) -> str:
-    """`subject_claim` of a token mode's section (shared with `jwks`): default `sub`."""
-    subject = raw.get("subject_claim", "sub")
-    if not isinstance(subject, str) or not subject:
-        raise ConfigError(f"{section}.subject_claim must be a non-empty string")
-    return subject
-
-
-def _int_setting(raw: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
-    value = raw.get(key, default)
-    if value is None:
-        value = default
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"hs256.{key} must be an integer in {lo}..{hi}")
-    return value
 
 
 def b64url_decode(part: str) -> bytes:

@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any
 
+from iotws_authorizer import fields
 from iotws_authorizer.errors import (
     ALG_NOT_ALLOWED,
     BAD_SIGNATURE,
@@ -47,7 +48,6 @@ from iotws_authorizer.hs256 import (
     check_lifetime,
     finite_claim,
     json_object,
-    subject_claim,
     subject_of,
     token_parts,
 )
@@ -66,7 +66,28 @@ MAX_KEYS = 100
 MAX_KID_LENGTH = 256
 _KEY_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")
 _TYPES = ("JWT", "at+jwt", "application/at+jwt")
-_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+AUDIENCE_CLAIMS = ("aud", "client_id")
+# The schema's jwks_url pattern without ^...$ (checked equal by
+# tests/authorizer/test_config_contract.py).
+JWKS_URL_PATTERN = (
+    r"(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?"
+    r'([/?][!-"$-~]*)?'
+)
+KEYS = (  # every key of the section is required (the build fills the defaults)
+    "preset",
+    "jwks_url",
+    "issuer",
+    "audience",
+    "audience_claim",
+    "token_use",
+    "algorithms",
+    "leeway_seconds",
+    "cache_ttl_seconds",
+    "refresh_interval_seconds",
+    "fetch_timeout_seconds",
+    "subject_claim",
+    "max_lifetime_seconds",
+)
 
 
 class Settings:
@@ -100,80 +121,57 @@ class Settings:
         self.max_lifetime: int | None = None
 
 
-def _number(raw: dict[str, Any], key: str, default: float, lo: float, hi: float) -> Any:
-    value = raw.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise ConfigError(f"jwks.{key} must be a number in {lo:g}..{hi:g}")
-    return value
-
-
 def _check_url(url: Any) -> str:
     from urllib.parse import urlsplit  # configuration time only
 
-    message = "jwks.jwks_url must be an https:// URL (http:// only for 127.0.0.1)"
-    if not isinstance(url, str) or len(url) > 2048 or not url.isascii() or not url.isprintable():
-        raise ConfigError(message)
+    # The schema's pattern: https://, or plain http:// only to this machine (the local
+    # emulator and tests): a key set fetched over the network without TLS could be swapped
+    # by anyone on the path. No user info, no fragment, printable ASCII.
+    fields.text(url, "jwks.jwks_url", pattern=JWKS_URL_PATTERN, max_length=2048)
     try:
-        parts = urlsplit(url)
-        host, _ = parts.hostname, parts.port
+        host, _ = urlsplit(url).hostname, urlsplit(url).port
     except ValueError:
-        raise ConfigError(message) from None
-    if not host or parts.username is not None or parts.password is not None or parts.fragment:
-        raise ConfigError(message)
-    # Plain http only to this machine (the local emulator and tests): a key set fetched
-    # over the network without TLS could be swapped by anyone on the path.
-    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOCAL_HOSTS):
-        return url
-    raise ConfigError(message)
+        host = None
+    if not host:
+        raise ConfigError("jwks.jwks_url has no valid host and port")
+    return str(url)
 
 
 def parse_settings(raw_config: dict[str, Any]) -> Settings:
-    """The resolved `jwks` section (presets are expanded by `iotws generate`)."""
-    raw = raw_config.get("jwks")
-    if not isinstance(raw, dict):
-        raise ConfigError("jwks section is missing")
+    """The resolved `jwks` section (presets are expanded and defaults filled by `iotws
+    generate`), by the configuration's JSON Schema (see `iotws_authorizer.fields`)."""
+    if "jwks" not in raw_config:
+        raise ConfigError("jwks is missing (mode jwks)")
+    raw = fields.obj(raw_config["jwks"], "jwks", KEYS)
     s = Settings()
-    s.jwks_url = _check_url(raw.get("jwks_url"))
-    issuer = raw.get("issuer")
-    if not isinstance(issuer, str) or not issuer:
-        raise ConfigError("jwks.issuer must be a non-empty string")
-    s.issuer = issuer
-    audience = raw.get("audience")
-    if (
-        not isinstance(audience, list)
-        or not audience
-        or not all(isinstance(a, str) and a for a in audience)
-    ):
-        # Fail closed: without an audience any token of the issuer (any app) would pass.
-        raise ConfigError("jwks.audience must be a non-empty list of strings")
+    fields.choice(raw["preset"], "jwks.preset", (None, "cognito"))
+    s.jwks_url = _check_url(raw["jwks_url"])
+    s.issuer = fields.text(raw["issuer"], "jwks.issuer", min_length=1)
+    # Fail closed: without an audience any token of the issuer (any app) would pass.
+    audience = fields.array(raw["audience"], "jwks.audience", min_items=1)
+    for index, value in enumerate(audience):
+        fields.text(value, f"jwks.audience[{index}]", min_length=1)
     s.audience = frozenset(audience)
-    s.audience_claim = raw.get("audience_claim", "aud")
-    if s.audience_claim not in ("aud", "client_id"):
-        raise ConfigError("jwks.audience_claim must be aud or client_id")
-    token_use = raw.get("token_use")
-    if token_use not in (None, "id", "access"):
-        raise ConfigError("jwks.token_use must be id, access or null")
-    s.token_use = token_use
-    algorithms = raw.get("algorithms", ["RS256"])
-    if (
-        not isinstance(algorithms, list)
-        or not algorithms
-        or not all(isinstance(a, str) and a in ALGORITHMS for a in algorithms)
-    ):
-        raise ConfigError(f"jwks.algorithms must be a non-empty list of {', '.join(ALGORITHMS)}")
-    s.algorithms = tuple(dict.fromkeys(algorithms))
-    s.leeway = int(_number(raw, "leeway_seconds", 30, 0, 300))
-    s.cache_ttl = int(_number(raw, "cache_ttl_seconds", 3600, 60, 86400))
-    s.refresh_interval = int(_number(raw, "refresh_interval_seconds", 60, 1, 3600))
+    s.audience_claim = fields.choice(raw["audience_claim"], "jwks.audience_claim", AUDIENCE_CLAIMS)
+    s.token_use = fields.choice(raw["token_use"], "jwks.token_use", (None, "id", "access"))
+    algorithms = fields.array(raw["algorithms"], "jwks.algorithms", min_items=1)
+    for index, value in enumerate(algorithms):
+        fields.choice(value, f"jwks.algorithms[{index}]", ALGORITHMS)
+    fields.unique(algorithms, "jwks.algorithms")
+    s.algorithms = tuple(algorithms)
+    s.leeway = fields.integer(raw["leeway_seconds"], "jwks.leeway_seconds", 0, 300)
+    s.cache_ttl = fields.integer(raw["cache_ttl_seconds"], "jwks.cache_ttl_seconds", 60, 86400)
+    s.refresh_interval = fields.integer(
+        raw["refresh_interval_seconds"], "jwks.refresh_interval_seconds", 1, 3600
+    )
     # IoT gives the whole authorizer 5 s (docs/custom-authorizer.md#response): a fetch may take at
     # most 3.
-    s.fetch_timeout = float(_number(raw, "fetch_timeout_seconds", 1.5, 0.05, 3))
-    s.subject_claim = subject_claim(raw, "jwks")
-    lifetime = raw.get("max_lifetime_seconds")
-    s.max_lifetime = (
-        None if lifetime is None else int(_number(raw, "max_lifetime_seconds", 0, 60, 2592000))
+    s.fetch_timeout = fields.number(
+        raw["fetch_timeout_seconds"], "jwks.fetch_timeout_seconds", 0.05, 3
+    )
+    s.subject_claim = fields.text(raw["subject_claim"], "jwks.subject_claim", min_length=1)
+    s.max_lifetime = fields.integer(
+        raw["max_lifetime_seconds"], "jwks.max_lifetime_seconds", 60, 2592000, null=True
     )
     _require_libraries()
     return s
