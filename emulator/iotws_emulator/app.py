@@ -36,6 +36,7 @@ import socket
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,18 +304,53 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         policy=engine.compile(prep.documents),
         profile=prep.spec.cognito.guest_profile,
     )
-    emu = Emulator(
-        config,
-        host=args.host,
-        port=args.port,
-        tcp_port=args.tcp_port,
-        serve_dir=args.serve,
-        web_config=prep.web_config,
-        cognito=guests,
+
+    def banner(emu: Emulator, rules: LocalRules | None) -> str:
+        lines = [*prep.notes]
+        lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
+        lines.append(_spec_line(prep.source))
+        lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
+        lines.append(f"  fake Cognito Identity POST {emu.http_url}/cognito (GetId, ...)")
+        lines.append(f"  identity pool         {guests.pool.pool_id}")
+        lines.append(f"  HTTP publish          POST {emu.http_url}/topics/{{topic}}?qos=0|1")
+        lines.append(f"  client config         {emu.http_url}/config.json")
+        if args.serve:
+            lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
+        lines.append(f"  local console         {emu.http_url}/console")
+        lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
+        lines += _rules_lines(prep.rules_path, rules)
+        lines.append("Ctrl-C to stop.")
+        return "\n".join(lines)
+
+    await _run(
+        Emulator(
+            config,
+            host=args.host,
+            port=args.port,
+            tcp_port=args.tcp_port,
+            serve_dir=args.serve,
+            web_config=prep.web_config,
+            cognito=guests,
+        ),
+        args,
+        prep.source,
+        prep.rules_path,
+        banner,
     )
-    rules = load_rules(
-        prep.source, prep.rules_path, emu.broker, region=prep.region, account=prep.account
-    )
+
+
+async def _run(
+    emu: Emulator,
+    args: Options,
+    source: Source,
+    rules_path: Path | None,
+    banner: Callable[[Emulator, LocalRules | None], str],
+) -> None:
+    """Both paths alike: the rules wired to the broker, the ports opened, the banner printed,
+    then serve until Ctrl-C or SIGTERM, and stop everything."""
+    config = emu.config
+    # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
+    rules = load_rules(source, rules_path, emu.broker, region=config.region, account=config.account)
     try:
         await emu.start()
     except OSError as exc:
@@ -323,27 +359,14 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
             field="--port",
             fix=_port_fix(args.host, args.port),
         ) from None
-    if rules is not None:
-        rules.start(emu.http_url)
-    lines = [*prep.notes]
-    lines.append(f"iotws emulator: Cognito guest path, IAM policy {prep.policy_path}")
-    lines.append(_spec_line(prep.source))
-    lines.append(f"  MQTT over WebSockets  {emu.ws_url}?X-Amz-Algorithm=... (SigV4-presigned)")
-    lines.append(f"  fake Cognito Identity POST {emu.http_url}/cognito (GetId, ...)")
-    lines.append(f"  identity pool         {guests.pool.pool_id}")
-    lines.append(f"  HTTP publish          POST {emu.http_url}/topics/{{topic}}?qos=0|1")
-    lines.append(f"  client config         {emu.http_url}/config.json")
-    if args.serve:
-        lines.append(f"  web page              {emu.http_url}/?autoconnect=1")
-    lines.append(f"  local console         {emu.http_url}/console")
-    lines.append(f"  ARNs                  arn:aws:iot:{prep.region}:{prep.account}:...")
-    lines += _rules_lines(prep.rules_path, rules)
-    lines.append("Ctrl-C to stop.")
-    print("\n".join(lines), file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
+        if rules is not None:
+            rules.start(emu.http_url)
+        print(banner(emu, rules), file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            # SIGTERM (e.g. from a test or a process manager) stops as cleanly as Ctrl-C.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
     finally:
         await emu.stop()
@@ -568,39 +591,20 @@ async def _serve(prep: Prepared, args: Options) -> None:
         "prefix": prep.config.get("prefix") or "",
         "mode": prep.config.get("mode") or "",
     }
-    emu = Emulator(
-        config,
-        host=args.host,
-        port=args.port,
-        tcp_port=args.tcp_port,
-        serve_dir=args.serve,
-        web_config=web_config,
+    await _run(
+        Emulator(
+            config,
+            host=args.host,
+            port=args.port,
+            tcp_port=args.tcp_port,
+            serve_dir=args.serve,
+            web_config=web_config,
+        ),
+        args,
+        prep.source,
+        prep.rules_path,
+        lambda emu, rules: _banner(prep, emu, args.serve, args.secret_env, rules),
     )
-    # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
-    rules = load_rules(
-        prep.source, prep.rules_path, emu.broker, region=prep.region, account=prep.account
-    )
-    try:
-        await emu.start()
-    except OSError as exc:
-        raise IotwsError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror}",
-            field="--port",
-            fix=_port_fix(args.host, args.port),
-        ) from None
-    try:
-        if rules is not None:
-            rules.start(emu.http_url)
-        print(_banner(prep, emu, args.serve, args.secret_env, rules), file=sys.stderr, flush=True)
-        stop = asyncio.Event()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            # SIGTERM (e.g. from a test or a process manager) stops as cleanly as Ctrl-C.
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-    finally:
-        await emu.stop()
-        if rules is not None:
-            await asyncio.to_thread(rules.close)
 
 
 def _rules_lines(rules_path: Path | None, rules: LocalRules | None) -> list[str]:
