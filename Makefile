@@ -117,7 +117,7 @@ generate: venv-base ## Render policies and authorizer config: SPEC=... OUT=... (
 .PHONY: package
 # Build once: the zip is made from what `generate` wrote into OUT (`--build`), not rendered again.
 package: generate ## Build the reproducible authorizer zip (and an example's backend zips) into OUT
-	@if grep -q '^authorizer:' $(SPEC); then \
+	@if [ -f $(OUT)/authorizer/config.json ]; then \
 	  $(IOTWS) package --build $(OUT) --out $(OUT)/authorizer.zip --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON); fi
 	@if [ -f $(EXAMPLE_DIR)/functions.txt ]; then for f in $$(cat $(EXAMPLE_DIR)/functions.txt); do \
 	  $(IOTWS) package --function $$f --out $(OUT)/$$f.zip; done; fi

@@ -46,7 +46,7 @@ AUTHORIZER_CONFIG_FILE = "authorizer/config.json"
 METADATA_FILE = "metadata.json"
 SPEC_COPY = "spec/access.yaml"  # the spec's text, verbatim, whatever the original's name
 # Directories `write` replaces whole, so a removed profile leaves no stale file.
-REPLACED_DIRS = ("policies", "cognito")
+REPLACED_DIRS = ("policies", "cognito", "authorizer")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

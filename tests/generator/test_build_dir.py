@@ -248,3 +248,21 @@ def test_emulate_with_both_repackages_a_stale_zip_and_warns_of_a_newer_spec(
     assert source.from_build and source.spec_file == spec.resolve()
     assert any("access.yaml changed since this build" in n for n in source.notes)
     assert source.spec.text == SEED.read_text()  # the build's copy, not the newer file
+
+
+def test_a_rebuild_leaves_nothing_of_the_previous_spec(tmp_path: Path) -> None:
+    """GIVEN a build of a spec with an authorizer WHEN a Cognito-only spec is built into the
+    same directory THEN the directory holds exactly the second build's files (none of the
+    first build's authorizer or profiles), and `package --build` says this build has no
+    authorizer instead of zipping the stale one (`make package` decides by that file whether
+    there is an authorizer to package)."""
+    out = tmp_path / "build"
+    _generate(SEED, out)
+    assert (out / "authorizer" / "config.json").is_file()
+    cognito = ROOT / "examples" / "cognito-unauth" / "access.yaml"
+    _generate(cognito, out)
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    written = set(builds.build(cognito).files()) | {builds.METADATA_FILE}
+    assert on_disk == written
+    with pytest.raises(IotwsError, match="has no authorizer"):
+        builds.read_authorizer_config(out)
