@@ -20,16 +20,11 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from iotws import __version__
+from iotws import __version__, schemas
 from iotws.errors import IotwsError
 from iotws.output import write_tree
 from iotws.policy.lint import lint_documents
@@ -41,6 +36,7 @@ from iotws.spec.rules import RulesSpec
 # Lint ids that concern IoT policy-document sizes, not IAM policies.
 IAM_EXEMPT = {"IOTWS010", "IOTWS011", "IOTWS018"}
 AUTHORIZER_CONFIG_FILE = "authorizer/config.json"
+AUTHORIZER_CONFIG_SCHEMA = "authorizer-config.schema.json"
 # Which kit made the build and from which spec text. The Terraform modules' `build_metadata`
 # input checks its kit version at plan time (modules/*/README.md, "Kit version").
 METADATA_FILE = "metadata.json"
@@ -96,51 +92,12 @@ def spec_sha256(spec: Spec) -> str:
     return hashlib.sha256(spec.text.encode("utf-8")).hexdigest()
 
 
-@cache
 def authorizer_config_schema() -> dict[str, Any]:
-    text = (
-        resources.files("iotws")
-        .joinpath("schema/authorizer-config.schema.json")
-        .read_text(encoding="utf-8")
-    )
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return schemas.load(AUTHORIZER_CONFIG_SCHEMA)
 
 
-@cache
-def _ecma_regex(pattern: str) -> re.Pattern[str]:
-    """A JSON Schema pattern (ECMA-262) as a Python regex: `$` (outside a character class)
-    ends the string, where Python's `$` also matches before a final newline; `\\d`, `\\w`
-    are ASCII. The authorizer matches the same patterns with `re.fullmatch`."""
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            char = r"\Z"
-        out.append(char)
-        i += 1
-    return re.compile("".join(out), re.ASCII)
-
-
-def _pattern(
-    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
-) -> Iterator[jsonschema.ValidationError]:
-    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
-        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-@cache
 def _config_validator() -> Any:
-    cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
-    return cls(authorizer_config_schema())
+    return schemas.validator(AUTHORIZER_CONFIG_SCHEMA)
 
 
 def authorizer_config_is_valid(config: Any) -> bool:

@@ -6,21 +6,18 @@ Every problem is collected and reported at once, each naming the field and the f
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from iotws import schemas
 from iotws.errors import IotwsError, SpecError, read_text
 from iotws.iot.facts import (
     CLIENT_ID_MAX_BYTES,
@@ -48,6 +45,7 @@ from iotws.spec.namespaces import CLIENT_ID as CLIENT_ID_CHARSET
 from iotws.spec.rules import RulesSpec, parse_rules
 
 # Cognito identity ids look like "us-east-1:0f1e2d3c-...": region (up to ~14) + ":" + UUID (36).
+SPEC_SCHEMA = "access.schema.json"  # iotws/schema/, checked by iotws.schemas
 DEFAULT_CLAIM_MAX_LENGTH = 64
 
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
@@ -208,11 +206,8 @@ class Spec:
 # --------------------------------------------------------------------------- loading
 
 
-@cache
 def schema() -> dict[str, Any]:
-    text = resources.files("iotws").joinpath("schema/access.schema.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return schemas.load(SPEC_SCHEMA)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -380,7 +375,7 @@ def _key_errors(node: Any, where: str = "") -> list[IotwsError]:
 
 
 def _schema_errors(data: dict[str, Any]) -> list[IotwsError]:
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = schemas.validator(SPEC_SCHEMA)
     found: list[IotwsError] = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
         where = _path_str(err.absolute_path)
