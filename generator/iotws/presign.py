@@ -172,7 +172,7 @@ def _split_endpoint(endpoint: str) -> tuple[str, str]:
                 "e.g. abc123-ats.iot.us-east-1.amazonaws.com (or a wss:// URL of it)",
             )
         text = parts.netloc
-    if not _HOST_RE.match(text):
+    if not _HOST_RE.fullmatch(text):
         raise IotwsError(
             f"{endpoint!r} is not a host name",
             field="endpoint",
@@ -195,7 +195,7 @@ def presign_wss_url(
     `ws://` for local stand-ins). `expires` is how long the URL may be used to open a
     connection (1..604800 s); `now` fixes the signing time (aware datetime; default: now).
     """
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise IotwsError(
             f"{region!r} is not an AWS region", field="region", fix="pass e.g. us-east-1"
         )

@@ -100,7 +100,7 @@ def check_client_id(raw: object) -> str:
 
 
 def check_room(raw: object) -> str:
-    if not isinstance(raw, str) or not ROOM_RE.match(raw):
+    if not isinstance(raw, str) or not ROOM_RE.fullmatch(raw):
         raise Rejected("room_invalid")
     return raw
 

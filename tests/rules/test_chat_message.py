@@ -102,6 +102,7 @@ def test_bad_events_are_rejected_without_raising(
         ({"room": "a/b"}, "room_invalid"),
         ({"room": "+"}, "room_invalid"),
         ({"room": "r" * 65}, "room_invalid"),
+        ({"room": "lobby\n"}, "room_invalid"),
     ],
 )
 def test_field_bounds(

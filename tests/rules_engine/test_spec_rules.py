@@ -257,6 +257,30 @@ CASES: list[tuple[str, Any, str, str]] = [
         "rules.r.error_action",
         "exactly one target",
     ),
+    # Python's `$` matches before a final newline: every name check must match the whole value
+    (
+        "newline after a name",
+        {"room_in\n": BASE["rules"]["room_in"]},
+        "rules.room_in\n",
+        "no hyphens",
+    ),
+    (
+        "newline after a function name",
+        {"r": {"sql": BASE["rules"]["room_in"]["sql"], "lambda": [{"function": "f\n"}]}},
+        "rules.r.lambda[0].function",
+        "not a function name",
+    ),
+    (
+        "newline after a function ARN",
+        {
+            "r": {
+                "sql": BASE["rules"]["room_in"]["sql"],
+                "lambda": [{"function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f\n"}],
+            }
+        },
+        "rules.r.lambda[0].function_arn",
+        "not a Lambda function ARN",
+    ),
     (
         "cloudwatch without group",
         {"r": {"sql": BASE["rules"]["room_in"]["sql"], "cloudwatch_logs": [{}]}},

@@ -152,7 +152,7 @@ def load_backends(path: Path | None) -> Backends:
         if not isinstance(env, dict):
             raise IotwsError("must be an object of strings", field=f"{base}.environment")
         for key, value in env.items():
-            if not ENV_NAME_RE.match(str(key)) or not isinstance(value, str):
+            if not ENV_NAME_RE.fullmatch(str(key)) or not isinstance(value, str):
                 raise IotwsError(
                     f"{key!r} must be a variable name with a string value",
                     field=f"{base}.environment",

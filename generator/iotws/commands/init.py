@@ -82,7 +82,7 @@ def register(sub: Any) -> None:
 
 def _app_name(args: argparse.Namespace, target: Path) -> str:
     if args.app is not None:
-        if not APP_RE.match(args.app):
+        if not APP_RE.fullmatch(args.app):
             raise IotwsError(
                 f"{args.app!r} is not an app name",
                 field="--app",

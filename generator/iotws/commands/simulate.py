@@ -164,9 +164,9 @@ def resolve_resource(resource: str, region: str, account: str) -> str:
             fix="write arn:aws:iot:REGION:ACCOUNT:topic/NAME or a short form starting "
             "with " + ", ".join(_RESOURCE_TYPES),
         )
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise IotwsError(f"{region!r} is not a region", field="--region", fix="e.g. us-east-1")
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise IotwsError(
             f"{account!r} is not a 12-digit account id", field="--account", fix="e.g. 123456789012"
         )

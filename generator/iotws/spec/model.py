@@ -1028,7 +1028,7 @@ def _placeholder_errors(
                 "anonymous clients have no claims: use {client_id}, or give this profile "
                 "only to token holders"
             )
-        elif PLACEHOLDER_NAME_RE.match(name):
+        elif PLACEHOLDER_NAME_RE.fullmatch(name):
             fix = (
                 f"declare it under claims: ({name}: {{max_length: 64}}) or use one of: "
                 + ", ".join("{" + n + "}" for n in sorted(allowed))

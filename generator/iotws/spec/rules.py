@@ -182,7 +182,7 @@ def _check_action(
                     fix="write lambda: [{function: chat_message}]",
                 )
             )
-        elif has_fn and not FUNCTION_NAME_RE.match(str(value["function"])):
+        elif has_fn and not FUNCTION_NAME_RE.fullmatch(str(value["function"])):
             errs.append(
                 IotwsError(
                     f"{value['function']!r} is not a function name",
@@ -190,7 +190,7 @@ def _check_action(
                     fix="use 1-64 of letters, digits, _ and -",
                 )
             )
-        elif has_arn and not FUNCTION_ARN_RE.match(str(value["function_arn"])):
+        elif has_arn and not FUNCTION_ARN_RE.fullmatch(str(value["function_arn"])):
             errs.append(
                 IotwsError(
                     "is not a Lambda function ARN",
@@ -363,7 +363,7 @@ def parse_rules(raw: Any, prefix: str) -> tuple[RulesSpec, list[IotwsError]]:
         full = f"{name_prefix}_{key}"
         if (
             not isinstance(key, str)
-            or not RULE_NAME_RE.match(key)
+            or not RULE_NAME_RE.fullmatch(key)
             or len(full) > RULE_NAME_MAX_CHARS
         ):
             errs.append(
