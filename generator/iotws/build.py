@@ -42,6 +42,8 @@ AUTHORIZER_CONFIG_SCHEMA = "authorizer-config.schema.json"
 METADATA_FILE = "metadata.json"
 SPEC_COPY = "spec/access.yaml"  # the spec's text, verbatim, whatever the original's name
 # Directories `write` replaces whole, so a removed profile leaves no stale file.
+# They are the build's alone: a file in them that the build did not write is refused when
+# the directory is read (`read_metadata`).
 REPLACED_DIRS = ("policies", "cognito", "authorizer")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -207,6 +209,9 @@ def metadata(b: Build, out: str | Path) -> dict[str, Any]:
         "kit": "iotws",
         "kit_version": __version__,
         "spec": {"copy": SPEC_COPY, "path": path, "sha256": spec_sha256(b.spec)},
+        # Every file of the build with its sha256: what was proved and linted. A consumer
+        # of the directory (`read_metadata`) refuses a file that differs or is not listed.
+        "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(b.files().items())},
     }
 
 
@@ -273,7 +278,7 @@ def _original(out: Path, meta: dict[str, Any]) -> Path | None:
     return Path(os.path.normpath(out.resolve() / recorded)) if isinstance(recorded, str) else None
 
 
-def read_metadata(build_dir: str | Path) -> dict[str, Any]:
+def read_metadata(build_dir: str | Path, *, check_files: bool = True) -> dict[str, Any]:
     """`metadata.json` of a build directory this kit wrote. Refuses, naming `--build` and
     the fix, a missing directory or metadata and a build of another kit version (the
     rendered files' formats are the kit's: a build is read by the kit that wrote it)."""
@@ -312,7 +317,50 @@ def read_metadata(build_dir: str | Path) -> dict[str, Any]:
             field="--build",
             fix=rebuild_fix(out, _original(out, meta)),
         )
+    if check_files:
+        _check_files(out, meta)
     return meta
+
+
+def _check_files(out: Path, meta: dict[str, Any]) -> None:
+    """The files of `out` are the ones the build proved: each listed file has its recorded
+    sha256, and the build's own folders hold no other file (a policy added or edited by hand
+    would otherwise be zipped, served or simulated unproved)."""
+    listed = meta.get("files")
+    fix = "edit the spec, never the build; then " + rebuild_fix(out, _original(out, meta))
+    if not isinstance(listed, dict) or not all(
+        isinstance(v, str) and _SHA256.fullmatch(v) for v in listed.values()
+    ):
+        raise IotwsError(
+            f"{out / METADATA_FILE} lists no files with their sha256 (an older iotws wrote it)",
+            field="--build",
+            fix=rebuild_fix(out, _original(out, meta)),
+        )
+    for rel, want in sorted(listed.items()):
+        try:
+            got = hashlib.sha256((out / rel).read_bytes()).hexdigest()
+        except OSError as exc:
+            raise IotwsError(
+                f"{out / rel} is missing or unreadable ({exc.strerror or type(exc).__name__})",
+                field="--build",
+                fix=fix,
+            ) from None
+        if got != want:
+            raise IotwsError(
+                f"{out / rel} is not the file the build proved (sha256 {got[:12]}..., "
+                f"{METADATA_FILE} records {want[:12]}...): it was edited after the build",
+                field="--build",
+                fix=fix,
+            )
+    for folder in REPLACED_DIRS:
+        for path in sorted((out / folder).rglob("*")):
+            rel = path.relative_to(out).as_posix()
+            if path.is_file() and rel not in listed:
+                raise IotwsError(
+                    f"{path} is not a file of this build: it was added after the build",
+                    field="--build",
+                    fix="remove it; " + fix,
+                )
 
 
 def open_build(build_dir: str | Path) -> BuildDir:
@@ -321,7 +369,7 @@ def open_build(build_dir: str | Path) -> BuildDir:
     `read_metadata` refuses, a build without a spec copy (an older kit) and a copy whose
     sha256 is not the one recorded (edited after the build)."""
     out = Path(build_dir)
-    meta = read_metadata(out)
+    meta = read_metadata(out, check_files=False)  # after the spec copy's own, clearer checks
     meta_path = out / METADATA_FILE
     entry = meta.get("spec")
     original = _original(out, meta)
@@ -360,6 +408,7 @@ def open_build(build_dir: str | Path) -> BuildDir:
         raise IotwsError(
             f"{copy} is not UTF-8 text", field="--build", fix=rebuild_fix(out, original)
         ) from None
+    _check_files(out, meta)
     keys: dict[str, str] = {}
     if (out / AUTHORIZER_CONFIG_FILE).is_file():
         keys = dict(read_authorizer_config(out).get("signing_public_keys") or {})

@@ -5,6 +5,7 @@ follows the JSON Schema shipped as package data."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import subprocess
@@ -117,6 +118,15 @@ def test_package_refuses_a_hand_edited_build(
     cfg["token"]["sources"].append("cookie")
     cfg_path.write_text(json.dumps(cfg))
     zip_path = out / "authorizer.zip"
+    assert main(["package", "--build", str(out), "--out", str(zip_path)]) != 0
+    err = capsys.readouterr().err
+    assert "authorizer/config.json is not the file the build proved" in err
+    assert "make generate" in err and "Traceback" not in err
+    assert not zip_path.exists()
+    # Recorded in metadata.json as well, the edit still has to pass the schema.
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["files"]["authorizer/config.json"] = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
+    (out / "metadata.json").write_text(json.dumps(meta))
     assert main(["package", "--build", str(out), "--out", str(zip_path)]) != 0
     err = capsys.readouterr().err
     assert "token.sources" in err and "iotws generate" in err and "Traceback" not in err

@@ -98,6 +98,14 @@ def test_token_and_lint_take_the_build(
     doc = json.loads(policy.read_text())
     doc["Statement"].append({"Effect": "Allow", "Action": "iot:*", "Resource": "*"})
     policy.write_text(json.dumps(doc))
+    # A document edited after the build is refused (bad input: lint's exit 1): it was never
+    # proved.
+    assert main(["lint", "--build", str(out)]) == 1
+    assert "policy-01.json is not the file the build proved" in capsys.readouterr().err
+    # Recorded in metadata.json as well, it is linted, and the edit is found.
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["files"]["policies/user/policy-01.json"] = hashlib.sha256(policy.read_bytes()).hexdigest()
+    (out / "metadata.json").write_text(json.dumps(meta))
     assert main(["lint", "--build", str(out)]) & 2  # errors
     assert "== profile user" in capsys.readouterr().out
 
@@ -117,7 +125,28 @@ def _tampered(out: Path) -> None:
     copy.write_text(copy.read_text().replace("max_length: 64", "max_length: 60"))
 
 
+def _edited_config(out: Path) -> None:
+    path = out / "authorizer/config.json"
+    path.write_text(path.read_text().replace('"max_length": 64', '"max_length": 60', 1))
+
+
+def _added_document(out: Path) -> None:
+    """A document dropped beside the proved ones (it would be linted, simulated, served)."""
+    (out / "policies/user/policy-09.json").write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+
+
+def _no_file_list(out: Path) -> None:
+    meta = json.loads((out / "metadata.json").read_text())
+    del meta["files"]
+    (out / "metadata.json").write_text(json.dumps(meta))
+
+
 BAD_BUILDS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "edited-config": (_edited_config, "config.json is not the file the build proved"),
+    "added-document": (_added_document, "policy-09.json is not a file of this build"),
+    "no-file-list": (_no_file_list, "lists no files with their sha256"),
     "other-kit-version": (_other_kit, "was built by iotws 0.0.9, this is iotws"),
     "older-build": (_older_kit, "has no copy of its spec"),
     "tampered-copy": (_tampered, "is not the spec this build was made from"),
