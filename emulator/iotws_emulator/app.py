@@ -322,33 +322,29 @@ async def _serve_cognito(prep: PreparedCognito, args: Options) -> None:
         lines.append("Ctrl-C to stop.")
         return "\n".join(lines)
 
-    await _run(
-        Emulator(
-            config,
-            host=args.host,
-            port=args.port,
-            tcp_port=args.tcp_port,
-            serve_dir=args.serve,
-            web_config=prep.web_config,
-            cognito=guests,
-        ),
-        args,
-        prep.source,
-        prep.rules_path,
-        banner,
-    )
+    await _run(config, args, prep.web_config, prep.source, prep.rules_path, banner, guests)
 
 
 async def _run(
-    emu: Emulator,
+    config: EmulatorConfig,
     args: Options,
+    web_config: dict[str, Any],
     source: Source,
     rules_path: Path | None,
     banner: Callable[[Emulator, LocalRules | None], str],
+    cognito: CognitoGuests | None = None,
 ) -> None:
-    """Both paths alike: the rules wired to the broker, the ports opened, the banner printed,
-    then serve until Ctrl-C or SIGTERM, and stop everything."""
-    config = emu.config
+    """Both paths alike: the emulator made, the rules wired to its broker, the ports opened,
+    the banner printed, then serve until Ctrl-C or SIGTERM, and stop everything."""
+    emu = Emulator(
+        config,
+        host=args.host,
+        port=args.port,
+        tcp_port=args.tcp_port,
+        serve_dir=args.serve,
+        web_config=web_config,
+        cognito=cognito,
+    )
     # Rules are compiled before any port opens: a rule the emulator cannot run stops here.
     rules = load_rules(source, rules_path, emu.broker, region=config.region, account=config.account)
     try:
@@ -592,15 +588,9 @@ async def _serve(prep: Prepared, args: Options) -> None:
         "mode": prep.config.get("mode") or "",
     }
     await _run(
-        Emulator(
-            config,
-            host=args.host,
-            port=args.port,
-            tcp_port=args.tcp_port,
-            serve_dir=args.serve,
-            web_config=web_config,
-        ),
+        config,
         args,
+        web_config,
         prep.source,
         prep.rules_path,
         lambda emu, rules: _banner(prep, emu, args.serve, args.secret_env, rules),
